@@ -1,0 +1,12 @@
+-- Migration Forge rendue pour le backend « mssql ».
+-- Source : forge_mvc_audit (déclaration : forge_mvc_audit.tables).
+--
+-- Ce fichier a été GÉNÉRÉ par `forge <opt-in>:init` à partir d'une
+-- description de table unique, rendue par le dialecte du backend
+-- installé. Relisez-le, puis appliquez-le : forge migration:apply
+--
+-- Changer de backend en cours de projet suppose de reprovisionner :
+-- le SQL rendu diffère, et `migration:apply` refuse une migration
+-- déjà appliquée dont le contenu a changé.
+
+ALTER TABLE audit_log ADD ip NVARCHAR(45) NULL;

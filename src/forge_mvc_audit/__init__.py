@@ -1,0 +1,51 @@
+# pyright: strict
+"""forge-mvc-audit : le journal d'audit applicatif des projets Forge.
+
+Qui a fait quoi, sur quel objet, et quand : `record_audit` écrit une entrée,
+`get_audit_log` les relit. Un audit applicatif, pas un SIEM.
+"""
+
+from __future__ import annotations
+
+from forge_mvc_audit.entry import AuditEntry
+from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
+from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
+
+__version__ = "1.1.0.dev0"
+
+#: DDL de la table complète, écrit pour **MariaDB** (le dialecte de la version
+#: publiée). Pour un autre backend : `create_table_sql("sqlite" | "postgres" |
+#: "mariadb" | "mssql")` ; dans un projet Forge : `forge audit:init`.
+CREATE_TABLE_SQL = """\
+CREATE TABLE IF NOT EXISTS audit_log (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    actor VARCHAR(191) NULL,
+    action VARCHAR(191) NOT NULL,
+    target_type VARCHAR(191) NULL,
+    target_id VARCHAR(191) NULL,
+    details TEXT NULL,
+    created_at DATETIME NOT NULL DEFAULT UTC_TIMESTAMP,
+    request_id VARCHAR(64) NULL,
+    ip VARCHAR(45) NULL,
+    PRIMARY KEY (id),
+    INDEX idx_audit_log_actor (actor, id, created_at),
+    INDEX idx_audit_log_action (action, id, created_at),
+    INDEX idx_audit_log_target (target_id, target_type, id, created_at),
+    INDEX idx_audit_log_target_type (target_type, id, created_at),
+    INDEX idx_audit_log_created (created_at, id),
+    INDEX idx_audit_log_request (request_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+"""
+
+__all__ = [
+    "CREATE_TABLE_SQL",
+    "MAX_LIMIT",
+    "TABLE_NAME",
+    "AuditEntry",
+    "AuditError",
+    "count_audit",
+    "create_table_sql",
+    "get_audit_log",
+    "record_audit",
+]

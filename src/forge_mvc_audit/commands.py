@@ -1,0 +1,11 @@
+# pyright: strict
+"""Commandes `forge audit:*`, déclarées au cœur par l'entry point `forge_mvc.commands`.
+
+Table légère : le module d'une commande n'est importé qu'à son invocation.
+"""
+
+from __future__ import annotations
+
+COMMANDS: dict[str, dict[str, object]] = {
+    "audit:init": {"module": "forge_mvc_audit.cli.init"},
+}
