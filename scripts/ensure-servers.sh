@@ -9,19 +9,21 @@
 #   AUDIT_PG_PORT        port PostgreSQL (défaut 5432)
 #   AUDIT_MARIADB_PORT   port MariaDB (défaut 3306)
 #   AUDIT_PG_USER        rôle PostgreSQL à essayer en premier (sinon postgres, root, $USER)
-#   AUDIT_SERVER_DIR     répertoire des serveurs jetables (défaut : /tmp/forge-audit-pg-PORT
-#                        et /tmp/forge-audit-mariadb-PORT ; sinon DIR/pg et DIR/mariadb)
+#   AUDIT_SERVER_DIR     racine des serveurs jetables : DIR/pg et DIR/mariadb
+#                        (défaut : /tmp/forge-audit-pg-PORT et /tmp/forge-audit-mariadb-PORT)
 #   AUDIT_SERVER_TIMEOUT délai maximal de démarrage d'un serveur, en secondes (défaut 60)
-#   AUDIT_SERVERS_STATE  fichier d'état des serveurs jetables (défaut /tmp/forge-audit-servers.state)
+#   AUDIT_SERVERS_STATE  fichier d'état des serveurs jetables (défaut /tmp/forge-audit-servers.state,
+#                        ou /tmp/forge-audit-servers-UID.state hors root)
 #
-# Ordre de préférence pour chaque serveur :
+# Pour chaque serveur, par ordre de préférence :
 #   1. un serveur répond déjà sur 127.0.0.1:PORT -> on l'utilise ;
 #   2. le service Debian (cluster PostgreSQL ou datadir MariaDB du système)
-#      est configuré pour ce port mais arrêté -> on le démarre ;
-#   3. sinon, serveur jetable dans un répertoire temporaire, arrêté par
-#      scripts/stop-test-servers.sh (les services système ne sont jamais arrêtés).
+#      est configuré sur ce port mais arrêté -> on le démarre ;
+#   3. sinon, un serveur jetable (répertoire sous /tmp), à arrêter avec
+#      scripts/stop-test-servers.sh (qui ne touche jamais aux services système).
 #
 # Seule l'adresse 127.0.0.1 est utilisée, en écoute comme en connexion.
+# Messages de progression sur stderr ; stdout ne contient que les « export ».
 set -euo pipefail
 
 readonly HOST=127.0.0.1
@@ -29,8 +31,11 @@ PG_PORT=${AUDIT_PG_PORT:-5432}
 MY_PORT=${AUDIT_MARIADB_PORT:-3306}
 SERVER_DIR=${AUDIT_SERVER_DIR:-}
 TIMEOUT=${AUDIT_SERVER_TIMEOUT:-60}
-STATE_FILE=${AUDIT_SERVERS_STATE:-/tmp/forge-audit-servers.state}
+DEFAULT_STATE=/tmp/forge-audit-servers.state
+[[ "$(id -u)" -eq 0 ]] || DEFAULT_STATE="/tmp/forge-audit-servers-$(id -u).state"
+STATE_FILE=${AUDIT_SERVERS_STATE:-$DEFAULT_STATE}
 readonly MARKER=.forge-audit-throwaway
+readonly READY=.forge-audit-ready
 
 info() { echo "[INFO] $*" >&2; }
 ok() { echo "[OK] $*" >&2; }
@@ -40,9 +45,9 @@ die() {
     exit 1
 }
 
-for v in PG_PORT MY_PORT TIMEOUT; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "Valeur non numérique pour $v : « ${!v} »."
-done
+[[ "$PG_PORT" =~ ^[0-9]+$ ]] || die "AUDIT_PG_PORT n'est pas un nombre : « $PG_PORT »."
+[[ "$MY_PORT" =~ ^[0-9]+$ ]] || die "AUDIT_MARIADB_PORT n'est pas un nombre : « $MY_PORT »."
+[[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "AUDIT_SERVER_TIMEOUT n'est pas un nombre : « $TIMEOUT »."
 ((PG_PORT > 0 && PG_PORT < 65536)) || die "AUDIT_PG_PORT hors limites : $PG_PORT."
 ((MY_PORT > 0 && MY_PORT < 65536)) || die "AUDIT_MARIADB_PORT hors limites : $MY_PORT."
 [[ "$PG_PORT" != "$MY_PORT" ]] || die "AUDIT_PG_PORT et AUDIT_MARIADB_PORT doivent différer ($PG_PORT)."
@@ -51,39 +56,54 @@ IS_ROOT=0
 [[ "$(id -u)" -eq 0 ]] && IS_ROOT=1
 ME=$(id -un)
 
-# Un seul lanceur à la fois (deux exécutions concurrentes ne doivent pas
-# initialiser le même répertoire). Le descripteur 9 est fermé pour tous les
-# démons lancés, sinon ils garderaient le verrou.
-LOCK_FILE="${STATE_FILE}.lock"
-exec 9>>"$LOCK_FILE"
+# Une seule exécution à la fois (deux exécutions concurrentes ne doivent pas
+# initialiser le même répertoire). Le descripteur 9 est fermé (9>&-) pour tous
+# les démons lancés, sinon ils garderaient le verrou.
+exec 9>>"${STATE_FILE}.lock"
 if command -v flock >/dev/null 2>&1; then
-    flock -w 300 9 || die "Impossible d'obtenir le verrou $LOCK_FILE (une autre exécution est bloquée ?)."
+    flock -w 300 9 || die "Verrou ${STATE_FILE}.lock non obtenu en 300 s (autre exécution bloquée ?)."
 fi
 
 # --------------------------------------------------------------------------
-# apt-get : « update » au plus une fois, seulement si on installe quelque chose.
+# Outils communs
 # --------------------------------------------------------------------------
+POLICY_RC_CREATED=0
+cleanup() {
+    if ((POLICY_RC_CREATED)); then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+}
+trap cleanup EXIT
+
+# apt-get : « update » au plus une fois, seulement si on installe quelque chose.
 APT_UPDATED=0
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || die "Paquets manquants ($*) et apt-get introuvable : installez-les à la main."
-    local sudo_cmd=()
-    if ((!IS_ROOT)); then
-        command -v sudo >/dev/null 2>&1 || die "Paquets manquants ($*) : relancez ce script en root."
-        sudo_cmd=(sudo)
-    fi
+    ((IS_ROOT)) || die "Paquets manquants ($*) : relancez ce script en root (ou installez-les : sudo apt-get install $*)."
     local opts=(-q -o DPkg::Lock::Timeout=300)
     if ((!APT_UPDATED)); then
         info "apt-get update…"
-        "${sudo_cmd[@]}" apt-get "${opts[@]}" update >&2 9>&- \
+        apt-get "${opts[@]}" update </dev/null >&2 9>&- \
             || die "« apt-get update » a échoué (dépôts Debian inaccessibles ?)."
         APT_UPDATED=1
     fi
+    # Sans systemd, le postinst Debian lancerait le service via invoke-rc.d et
+    # ferait échouer l'installation si ce démarrage échoue : on l'en empêche le
+    # temps de l'installation (policy-rc.d, code 101) ; ce script démarre
+    # ensuite le serveur lui-même.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# Temporaire : scripts/ensure-servers.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=1
+    fi
     info "apt-get install $*…"
-    # Le postinst Debian peut tenter de démarrer le service : il hérite alors de
-    # nos descripteurs, d'où les redirections (stdout de ce script = les exports).
-    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get "${opts[@]}" install -y "$@" </dev/null >&2 9>&- \
-        || die "Échec de « apt-get install $* »."
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" install -y "$@" </dev/null >&2 9>&- || rc=$?
+    if ((POLICY_RC_CREATED)); then
+        rm -f /usr/sbin/policy-rc.d
+        POLICY_RC_CREATED=0
+    fi
+    ((rc == 0)) || die "Échec de « apt-get install $* »."
 }
 
 # Exécute une commande en tant que l'utilisateur système $1 (si on est root).
@@ -97,45 +117,53 @@ run_as() {
     fi
 }
 
-# Retire puis ajoute la ligne d'état « genre port datadir pid ».
+# Remplace la ligne d'état « genre<TAB>port<TAB>racine<TAB>pid ».
 record_state() {
     local kind=$1 port=$2 dir=$3 pid=$4 tmp
     tmp=$(mktemp "${STATE_FILE}.XXXXXX")
     if [[ -f "$STATE_FILE" ]]; then
-        awk -v k="$kind" -v p="$port" '!($1 == k && $2 == p)' "$STATE_FILE" >"$tmp" || true
+        awk -F '\t' -v k="$kind" -v p="$port" '!($1 == k && $2 == p)' "$STATE_FILE" >"$tmp" || true
     fi
     printf '%s\t%s\t%s\t%s\n' "$kind" "$port" "$dir" "$pid" >>"$tmp"
+    chmod 644 "$tmp"
     mv -f "$tmp" "$STATE_FILE"
 }
 
-# Prépare un répertoire de serveur jetable : refuse un répertoire non vide qui
-# n'a pas été créé par ce script. Renvoie 0 si le répertoire est déjà initialisé
-# (fichier témoin $2 présent), 1 s'il faut l'initialiser.
+# Prépare la racine d'un serveur jetable :
+#   RACINE/.forge-audit-throwaway  témoin « créé par ce script » (posé dès la création)
+#   RACINE/.forge-audit-ready      posé quand l'initialisation a réussi
+#   RACINE/data                    données du serveur ; journaux et socket dans RACINE
+# Refuse un répertoire non vide sans témoin. Renvoie 0 si déjà initialisé,
+# 1 s'il faut l'initialiser (la racine ne contient alors que le témoin).
 prepare_throwaway_dir() {
-    local dir=$1 witness=$2 owner=$3
+    local dir=$1 owner=$2
     case "$dir" in
-        /var/lib/mysql* | /var/lib/postgresql* | / | /tmp | /tmp/)
-            die "Répertoire jetable refusé (répertoire système) : $dir" ;;
+        /var/lib/mysql* | /var/lib/postgresql* | / | /tmp | /tmp/ | /root | /root/)
+            die "Répertoire jetable refusé : $dir" ;;
     esac
+    [[ "$dir" == /* ]] || die "Le répertoire jetable doit être un chemin absolu : $dir"
     [[ "$dir" != *"'"* ]] || die "Le chemin $dir ne doit pas contenir d'apostrophe."
     if [[ -d "$dir" ]] && [[ -n "$(ls -A "$dir" 2>/dev/null)" ]]; then
         [[ -f "$dir/$MARKER" ]] \
             || die "$dir existe, n'est pas vide et n'a pas été créé par ce script : choisissez un autre AUDIT_SERVER_DIR ou videz-le."
-        if [[ -e "$dir/$witness" ]]; then
+        if [[ -f "$dir/$READY" && -d "$dir/data" ]]; then
             return 0
         fi
         warn "Initialisation incomplète dans $dir : réinitialisation."
         rm -rf -- "$dir"
     fi
     mkdir -p -- "$(dirname -- "$dir")"
-    install -d -m 0700 -o "$owner" -g "$(id -gn "$owner")" -- "$dir"
-    run_as "$owner" test -w "$dir" \
-        || die "L'utilisateur système $owner ne peut pas écrire dans $dir (un répertoire parent lui est-il fermé ? ex. /root). Choisissez un AUDIT_SERVER_DIR accessible, par exemple sous /tmp."
+    install -d -m 0755 -o "$owner" -g "$(id -gn "$owner")" -- "$dir"
+    if ! run_as "$owner" touch "$dir/$MARKER"; then
+        rmdir -- "$dir" 2>/dev/null || true
+        die "L'utilisateur système $owner ne peut pas écrire dans $dir (un répertoire parent lui est-il fermé, comme /root ?). Choisissez un AUDIT_SERVER_DIR accessible, par exemple sous /tmp."
+    fi
     return 1
 }
 
+# wait_until DÉLAI PID_OU_VIDE COMMANDE… : réessaie COMMANDE toutes les 0,5 s.
+# Renvoie 0 si elle réussit, 2 si le processus PID meurt, 1 au bout du délai.
 wait_until() {
-    # wait_until DÉLAI PID_OU_VIDE COMMANDE… : réessaie COMMANDE chaque demi-seconde.
     local timeout=$1 pid=$2
     shift 2
     local deadline=$((SECONDS + timeout))
@@ -169,14 +197,16 @@ find_pg_bin() {
     done
     if [[ -z "$best" ]] && command -v pg_config >/dev/null 2>&1; then
         d=$(pg_config --bindir 2>/dev/null || true)
-        [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" ]] && best=$d
+        if [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/psql" && -x "$d/pg_isready" ]]; then
+            best=$d
+        fi
     fi
     PGBIN=$best
     [[ -n "$PGBIN" ]]
 }
 
 pg_answers() {
-    "$PGBIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" -t 3 2>/dev/null
+    "$PGBIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" -t 3 </dev/null 2>/dev/null
 }
 
 # Affiche le premier rôle superutilisateur qui se connecte sans mot de passe.
@@ -197,24 +227,19 @@ pg_find_superuser() {
     return 1
 }
 
-# Cluster Debian (pg_lsclusters) configuré sur ce port et arrêté : « VERSION NOM ».
-pg_debian_cluster_for_port() {
-    command -v pg_lsclusters >/dev/null 2>&1 || return 1
-    pg_lsclusters -h 2>/dev/null | awk -v p="$PG_PORT" '$3 == p && $4 ~ /^down/ { print $1, $2; exit }'
-}
-
 PG_STARTED_DEBIAN=""
+# Démarre le cluster Debian configuré sur ce port s'il est arrêté.
 pg_start_debian() {
     local cluster ver name
     ((IS_ROOT)) || return 1
-    command -v pg_ctlcluster >/dev/null 2>&1 || return 1
-    cluster=$(pg_debian_cluster_for_port) || return 1
+    command -v pg_lsclusters >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1 || return 1
+    cluster=$(pg_lsclusters -h 2>/dev/null | awk -v p="$PG_PORT" '$3 == p && $4 ~ /^down/ { print $1, $2; exit }')
     [[ -n "$cluster" ]] || return 1
     read -r ver name <<<"$cluster"
     info "PostgreSQL : démarrage du cluster Debian $ver/$name (port $PG_PORT)…"
     install -d -m 2775 -o postgres -g postgres /var/run/postgresql 2>/dev/null || true
     if ! pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start </dev/null >&2 9>&-; then
-        warn "PostgreSQL : « pg_ctlcluster $ver $name start » a échoué."
+        warn "PostgreSQL : « pg_ctlcluster $ver $name start » a échoué ; serveur jetable à la place."
         return 1
     fi
     PG_STARTED_DEBIAN="$ver $name"
@@ -226,6 +251,7 @@ pg_start_debian() {
     return 1
 }
 
+# Arrête le cluster Debian seulement si ce script vient de le démarrer.
 pg_stop_debian() {
     local ver name
     [[ -n "$PG_STARTED_DEBIAN" ]] || return 0
@@ -235,10 +261,27 @@ pg_stop_debian() {
     PG_STARTED_DEBIAN=""
 }
 
+pg_initdb() {
+    local data=$1 owner=$2 log=$3
+    if run_as "$owner" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        </dev/null >"$log" 2>&1 9>&-; then
+        return 0
+    fi
+    warn "initdb avec --locale=C.UTF-8 a échoué, nouvel essai avec --no-locale."
+    rm -rf -- "$data"
+    if run_as "$owner" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-locale \
+        </dev/null >"$log" 2>&1 9>&-; then
+        return 0
+    fi
+    tail -n 20 "$log" >&2
+    die "PostgreSQL : initdb a échoué dans $data (journal : $log)."
+}
+
 pg_start_throwaway() {
-    local dir owner=postgres log ver_bin ver_dir sockdir
+    local dir data owner=postgres ver_bin ver_dir sockdir
     dir=${SERVER_DIR:+$SERVER_DIR/pg}
     dir=${dir:-/tmp/forge-audit-pg-$PG_PORT}
+    data=$dir/data
     if ((IS_ROOT)); then
         getent passwd postgres >/dev/null \
             || die "L'utilisateur système « postgres » n'existe pas (initdb refuse de tourner en root). Installez le paquet postgresql."
@@ -247,42 +290,28 @@ pg_start_throwaway() {
     fi
     ver_bin=$("$PGBIN/pg_ctl" --version | awk '{print $NF}')
     ver_bin=${ver_bin%%.*}
-    if prepare_throwaway_dir "$dir" PG_VERSION "$owner"; then
-        ver_dir=$(cat "$dir/PG_VERSION")
+    if prepare_throwaway_dir "$dir" "$owner"; then
+        ver_dir=$(cat "$data/PG_VERSION" 2>/dev/null || echo '?')
         if [[ "$ver_dir" != "$ver_bin" ]]; then
-            warn "PostgreSQL : $dir a été créé par PostgreSQL $ver_dir (binaires : $ver_bin), réinitialisation."
+            warn "PostgreSQL : $data vient de PostgreSQL $ver_dir (binaires : $ver_bin), réinitialisation."
             rm -rf -- "$dir"
-            prepare_throwaway_dir "$dir" PG_VERSION "$owner" || true
+            prepare_throwaway_dir "$dir" "$owner" || true
         fi
     fi
-    if [[ ! -f "$dir/PG_VERSION" ]]; then
-        info "PostgreSQL : création d'un cluster jetable dans $dir…"
-        log=$(mktemp /tmp/forge-audit-initdb.XXXXXX)
-        chmod 644 "$log"
-        if ! run_as "$owner" "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-            </dev/null >"$log" 2>&1 9>&-; then
-            warn "initdb avec --locale=C.UTF-8 a échoué, nouvel essai avec --no-locale."
-            rm -rf -- "$dir"
-            prepare_throwaway_dir "$dir" PG_VERSION "$owner" || true
-            if ! run_as "$owner" "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --no-locale \
-                </dev/null >"$log" 2>&1 9>&-; then
-                tail -n 20 "$log" >&2
-                rm -f "$log"
-                die "PostgreSQL : initdb a échoué dans $dir."
-            fi
-        fi
-        rm -f "$log"
-        run_as "$owner" touch "$dir/$MARKER"
-        run_as "$owner" sh -c 'echo "include_if_exists = '"'"'forge-audit.conf'"'"'" >>"$1/postgresql.conf"' sh "$dir"
+    if [[ ! -f "$dir/$READY" ]]; then
+        info "PostgreSQL : création d'un cluster jetable dans $data…"
+        pg_initdb "$data" "$owner" "$dir/initdb.log"
+        printf "include_if_exists = 'forge-audit.conf'\n" | run_as "$owner" tee -a "$data/postgresql.conf" >/dev/null
+        run_as "$owner" touch "$dir/$READY"
     fi
-    # Le chemin d'une socket unix est limité (~107 octets) : au-delà, TCP seulement.
+    # Chemin de socket unix limité (~107 octets) : au-delà, TCP seulement.
     sockdir=$dir
     if ((${#dir} + 20 > 107)); then
         sockdir=""
     fi
-    # Réécrit à chaque démarrage : le port peut avoir changé.
-    run_as "$owner" tee "$dir/forge-audit.conf" >/dev/null <<EOF
-# Écrit par scripts/ensure-servers.sh — serveur de test jetable.
+    # Réécrit à chaque démarrage (le port a pu changer).
+    run_as "$owner" tee "$data/forge-audit.conf" >/dev/null <<EOF
+# Écrit par scripts/ensure-servers.sh : serveur de test jetable.
 listen_addresses = '$HOST'
 port = $PG_PORT
 unix_socket_directories = '$sockdir'
@@ -290,24 +319,24 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-    if run_as "$owner" "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-        info "PostgreSQL : le serveur de $dir tourne mais ne répond pas sur le port $PG_PORT, redémarrage."
-        run_as "$owner" "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop </dev/null >&2 9>&- || true
+    if run_as "$owner" "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        info "PostgreSQL : le serveur de $data tourne mais ne répond pas sur le port $PG_PORT, redémarrage."
+        run_as "$owner" "$PGBIN/pg_ctl" -D "$data" -m fast -w -t 30 stop </dev/null >/dev/null 2>&1 9>&- || true
     fi
     info "PostgreSQL : démarrage du serveur jetable sur $HOST:$PG_PORT…"
-    if ! run_as "$owner" "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t "$TIMEOUT" start \
-        </dev/null >"$dir/.pg_ctl.out" 2>&1 9>&-; then
-        cat "$dir/.pg_ctl.out" >&2 || true
+    if ! run_as "$owner" "$PGBIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t "$TIMEOUT" start \
+        </dev/null >"$dir/pg_ctl.out" 2>&1 9>&-; then
+        cat "$dir/pg_ctl.out" >&2 || true
         echo "----- fin de $dir/server.log -----" >&2
         tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
-        die "PostgreSQL : le serveur jetable n'a pas démarré (journal : $dir/server.log)."
+        die "PostgreSQL : le serveur jetable n'a pas démarré sur $HOST:$PG_PORT (journal : $dir/server.log)."
     fi
     if ! wait_until "$TIMEOUT" "" pg_answers; then
         tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
         die "PostgreSQL : le serveur jetable ne répond pas sur $HOST:$PG_PORT (journal : $dir/server.log)."
     fi
-    record_state pg "$PG_PORT" "$dir" "$(head -n 1 "$dir/postmaster.pid" 2>/dev/null || echo '?')"
-    ok "PostgreSQL jetable démarré ($dir, port $PG_PORT) ; arrêt : scripts/stop-test-servers.sh"
+    record_state pg "$PG_PORT" "$dir" "$(head -n 1 "$data/postmaster.pid" 2>/dev/null || echo '?')"
+    ok "PostgreSQL jetable démarré ($data, port $PG_PORT) ; arrêt : scripts/stop-test-servers.sh"
 }
 
 ensure_postgres() {
@@ -319,21 +348,22 @@ ensure_postgres() {
     fi
     if pg_answers; then
         info "PostgreSQL répond déjà sur $HOST:$PG_PORT."
-    elif ! { [[ -n "$(pg_debian_cluster_for_port 2>/dev/null || true)" ]] && pg_start_debian; }; then
+    elif ! pg_start_debian; then
         pg_start_throwaway
     fi
     if ! PG_USER=$(pg_find_superuser); then
         if [[ -n "$PG_STARTED_DEBIAN" ]]; then
-            # Cluster Debian démarré par nous mais sans connexion TCP sans mot de
-            # passe (pg_hba par défaut) : on le rend et on prend un serveur jetable.
+            # Cluster Debian démarré par nous, mais son pg_hba exige un mot de
+            # passe en TCP (défaut Debian) : on le rend et on prend un jetable.
             warn "PostgreSQL : aucun superutilisateur sans mot de passe sur le cluster Debian ; serveur jetable à la place."
             pg_stop_debian
             pg_start_throwaway
             PG_USER=$(pg_find_superuser) || die "PostgreSQL : aucun superutilisateur accessible sur le serveur jetable."
         else
-            die "PostgreSQL répond sur $HOST:$PG_PORT mais aucun superutilisateur ne s'y connecte sans mot de passe (essayés : ${AUDIT_PG_USER:+$AUDIT_PG_USER, }postgres, root, ${USER:-$ME}).
+            die "PostgreSQL répond sur $HOST:$PG_PORT mais aucun superutilisateur ne s'y connecte sans mot de passe
+         (essayés : ${AUDIT_PG_USER:+$AUDIT_PG_USER, }postgres, root, ${USER:-$ME}).
          Autorisez « host all all 127.0.0.1/32 trust » dans pg_hba.conf, indiquez AUDIT_PG_USER,
-         ou utilisez un autre port (AUDIT_PG_PORT=55432) pour obtenir un serveur jetable."
+         ou choisissez un port libre (ex. AUDIT_PG_PORT=55432) pour obtenir un serveur jetable."
         fi
     fi
     ok "PostgreSQL : $HOST:$PG_PORT, superutilisateur « $PG_USER » ($((SECONDS - t0)) s)."
@@ -362,15 +392,22 @@ find_mariadbd() {
     return 1
 }
 
-# Le serveur répond-il ? (« ping » réussit même si l'accès est refusé.)
+# Un serveur répond-il ? « ping » réussit même si l'accès est refusé (1045),
+# mais échoue si l'hôte n'est pas autorisé (1130, root Debian en unix_socket
+# avec skip-name-resolve) : seule l'absence de connexion (« Can't connect »,
+# 2002/2003) veut dire « personne ne répond ».
 my_answers() {
     if [[ -n "$MY_ADMIN" ]]; then
-        "$MY_ADMIN" --no-defaults --protocol=TCP -h "$HOST" -P "$MY_PORT" -uroot --connect-timeout=3 ping \
-            >/dev/null 2>&1 </dev/null
+        local out
+        out=$("$MY_ADMIN" --no-defaults --protocol=TCP -h "$HOST" -P "$MY_PORT" -uroot --connect-timeout=3 ping \
+            2>&1 </dev/null) && return 0
+        [[ -n "$out" && "$out" != *"Can't connect"* && "$out" != *"(200"[23]")"* ]]
     else
         # Sans client : un serveur MySQL/MariaDB envoie un paquet d'accueil dès la connexion.
         local greeting
-        greeting=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 5 <&3 | od -An -c' "$HOST" "$MY_PORT" 2>/dev/null) || return 1
+        # shellcheck disable=SC2016 # $0/$1 sont développés par le bash fils.
+        greeting=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 5 <&3 | od -An -tx1' \
+            "$HOST" "$MY_PORT" 2>/dev/null </dev/null) || return 1
         [[ -n "${greeting// /}" ]]
     fi
 }
@@ -380,21 +417,25 @@ my_root_tcp_ok() {
         -e 'select 1' >/dev/null 2>&1 </dev/null
 }
 
-# Sockets unix candidats pour le serveur du port $MY_PORT.
+# Sockets unix candidates pour le serveur du port $MY_PORT.
+MY_THROWAWAY_SOCKET=""
 my_socket_candidates() {
     local s
-    [[ -n "${MY_THROWAWAY_SOCKET:-}" ]] && echo "$MY_THROWAWAY_SOCKET"
+    if [[ -n "$MY_THROWAWAY_SOCKET" ]]; then
+        echo "$MY_THROWAWAY_SOCKET"
+    fi
     if command -v my_print_defaults >/dev/null 2>&1; then
         my_print_defaults --mysqld client-server client 2>/dev/null | sed -n 's/^--socket=//p'
     fi
     for s in /run/mysqld/mysqld.sock /var/run/mysqld/mysqld.sock /tmp/mysql.sock \
+        "${SERVER_DIR:+$SERVER_DIR/mariadb/mysqld.sock}" \
         "/tmp/forge-audit-mariadb-$MY_PORT/mysqld.sock" "/tmp/forge-audit-mariadb-$MY_PORT.sock"; do
-        echo "$s"
+        [[ -n "$s" ]] && echo "$s"
     done
 }
 
-# Rend possible « mariadb -h 127.0.0.1 -uroot » sans mot de passe, en passant
-# par la socket unix (root y est authentifié par unix_socket sous Debian).
+# Rend possible « mariadb -h 127.0.0.1 -uroot » sans mot de passe, en passant par
+# la socket unix (sous Debian, root@localhost s'y authentifie par unix_socket).
 my_fix_root() {
     local sock port sql
     sql="ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket;
@@ -407,55 +448,51 @@ FLUSH PRIVILEGES;"
         port=$("$MY_CLIENT" --no-defaults --socket="$sock" -uroot --connect-timeout=5 -N -B \
             -e 'select @@port' 2>/dev/null </dev/null) || continue
         [[ "$port" == "$MY_PORT" ]] || continue
-        info "MariaDB : autorisation de root sans mot de passe depuis $HOST (via $sock)."
+        info "MariaDB : autorisation de root sans mot de passe depuis $HOST (via la socket $sock)."
         "$MY_CLIENT" --no-defaults --socket="$sock" -uroot -N -B -e "$sql" </dev/null >&2 || return 1
         return 0
     done < <(my_socket_candidates | awk '!seen[$0]++')
     return 1
 }
 
-MY_STARTED_DEBIAN=0
+# Démarre le serveur MariaDB de Debian (datadir système) s'il est configuré sur ce port.
 my_start_debian() {
-    local datadir port pidfile
+    local datadir port pidfile defaults
     ((IS_ROOT)) || return 1
-    [[ "$MY_PORT" == 3306 ]] || return 1
-    [[ "$MARIADBD" == /usr/sbin/mariadbd ]] || return 1
+    [[ "$MY_PORT" == 3306 && "$MARIADBD" == /usr/sbin/mariadbd ]] || return 1
     command -v start-stop-daemon >/dev/null 2>&1 || return 1
     getent passwd mysql >/dev/null || return 1
-    datadir=/var/lib/mysql
-    port=3306
-    pidfile=/run/mysqld/mysqld.pid
+    defaults=""
     if command -v my_print_defaults >/dev/null 2>&1; then
-        datadir=$(my_print_defaults --mysqld 2>/dev/null | sed -n 's/^--datadir=//p' | tail -n 1)
-        port=$(my_print_defaults --mysqld 2>/dev/null | sed -n 's/^--port=//p' | tail -n 1)
-        pidfile=$(my_print_defaults --mysqld 2>/dev/null | sed -n 's/^--pid-file=//p' | tail -n 1)
-        datadir=${datadir:-/var/lib/mysql}
-        port=${port:-3306}
-        pidfile=${pidfile:-/run/mysqld/mysqld.pid}
+        defaults=$(my_print_defaults --mysqld 2>/dev/null || true)
     fi
+    datadir=$(sed -n 's/^--datadir=//p' <<<"$defaults" | tail -n 1)
+    port=$(sed -n 's/^--port=//p' <<<"$defaults" | tail -n 1)
+    pidfile=$(sed -n 's/^--pid-file=//p' <<<"$defaults" | tail -n 1)
+    datadir=${datadir:-/var/lib/mysql}
+    port=${port:-3306}
+    pidfile=${pidfile:-/run/mysqld/mysqld.pid}
     [[ "$port" == "$MY_PORT" && -d "$datadir/mysql" ]] || return 1
     info "MariaDB : démarrage du serveur Debian ($datadir, port $MY_PORT)…"
     install -d -m 0755 -o mysql -g mysql /run/mysqld 2>/dev/null || true
     if ! start-stop-daemon --start --oknodo --background --pidfile "$pidfile" \
         --exec "$MARIADBD" -- --user=mysql </dev/null >&2 9>&-; then
-        warn "MariaDB : start-stop-daemon a échoué."
+        warn "MariaDB : start-stop-daemon a échoué ; serveur jetable à la place."
         return 1
     fi
-    MY_STARTED_DEBIAN=1
     if wait_until "$TIMEOUT" "" my_answers; then
         return 0
     fi
-    warn "MariaDB : le serveur Debian ne répond pas sur $HOST:$MY_PORT au bout de $TIMEOUT s ; arrêt."
-    start-stop-daemon --stop --oknodo --pidfile "$pidfile" --exec "$MARIADBD" --retry 30 >&2 9>&- || true
-    MY_STARTED_DEBIAN=0
+    warn "MariaDB : le serveur Debian ne répond pas sur $HOST:$MY_PORT après $TIMEOUT s ; arrêt, serveur jetable à la place."
+    start-stop-daemon --stop --oknodo --pidfile "$pidfile" --exec "$MARIADBD" --retry 30 </dev/null >&2 9>&- || true
     return 1
 }
 
-MY_THROWAWAY_SOCKET=""
 my_start_throwaway() {
-    local dir owner=mysql log pid rc sock user_opt=()
+    local dir data owner=mysql log pid rc sock installer user_opt=()
     dir=${SERVER_DIR:+$SERVER_DIR/mariadb}
     dir=${dir:-/tmp/forge-audit-mariadb-$MY_PORT}
+    data=$dir/data
     if ((IS_ROOT)); then
         getent passwd mysql >/dev/null \
             || die "L'utilisateur système « mysql » n'existe pas : installez le paquet mariadb-server."
@@ -463,37 +500,37 @@ my_start_throwaway() {
     else
         owner=$ME
     fi
-    command -v mariadb-install-db >/dev/null 2>&1 || command -v mysql_install_db >/dev/null 2>&1 \
-        || die "MariaDB : mariadb-install-db introuvable (paquet mariadb-server)."
-    if ! prepare_throwaway_dir "$dir" mysql/user.frm "$owner" && [[ ! -d "$dir/mysql" ]]; then
-        info "MariaDB : création d'un datadir jetable dans $dir…"
-        log="$dir/forge-audit-install-db.log"
-        if ! "$(command -v mariadb-install-db || command -v mysql_install_db)" --no-defaults \
-            "${user_opt[@]}" --datadir="$dir" --auth-root-authentication-method=normal \
-            --skip-test-db --skip-name-resolve </dev/null >"$log" 2>&1 9>&-; then
+    installer=$(command -v mariadb-install-db || command -v mysql_install_db || true)
+    [[ -n "$installer" ]] || die "MariaDB : mariadb-install-db introuvable (paquet mariadb-server)."
+    if ! prepare_throwaway_dir "$dir" "$owner"; then
+        info "MariaDB : création d'un datadir jetable dans $data…"
+        log="$dir/install-db.log"
+        if ! "$installer" --no-defaults "${user_opt[@]}" --datadir="$data" \
+            --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+            </dev/null >"$log" 2>&1 9>&-; then
             tail -n 30 "$log" >&2
             die "MariaDB : mariadb-install-db a échoué (journal : $log)."
         fi
-        touch "$dir/$MARKER"
-        chown "$owner" "$dir/$MARKER" "$log" 2>/dev/null || true
+        run_as "$owner" touch "$dir/$READY"
     fi
     sock="$dir/mysqld.sock"
     if ((${#sock} > 100)); then
         sock="/tmp/forge-audit-mariadb-$MY_PORT.sock"
     fi
     MY_THROWAWAY_SOCKET=$sock
-    if [[ -f "$dir/mysqld.pid" ]]; then
-        pid=$(cat "$dir/mysqld.pid" 2>/dev/null || true)
-        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
-            && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--datadir=$dir "; then
-            info "MariaDB : le serveur de $dir (pid $pid) tourne mais ne répond pas sur le port $MY_PORT, arrêt."
-            kill "$pid" 2>/dev/null || true
-            wait_until 60 "" bash -c '! kill -0 "$0" 2>/dev/null' "$pid" || kill -9 "$pid" 2>/dev/null || true
-        fi
+    # Serveur de ce datadir encore vivant mais injoignable sur ce port : on l'arrête.
+    pid=$(cat "$dir/mysqld.pid" 2>/dev/null || true)
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--datadir=$data"; then
+        info "MariaDB : le serveur de $data (pid $pid) tourne mais ne répond pas sur le port $MY_PORT, arrêt."
+        kill "$pid" 2>/dev/null || true
+        # shellcheck disable=SC2016 # $0 est développé par le bash fils.
+        wait_until 60 "" bash -c '! kill -0 "$0" 2>/dev/null' "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
     info "MariaDB : démarrage du serveur jetable sur $HOST:$MY_PORT…"
     log="$dir/mariadbd.log"
-    setsid nohup "$MARIADBD" --no-defaults "${user_opt[@]}" --datadir="$dir" \
+    run_as "$owner" touch "$log"
+    setsid nohup "$MARIADBD" --no-defaults "${user_opt[@]}" --datadir="$data" \
         --port="$MY_PORT" --bind-address="$HOST" --skip-networking=0 --skip-name-resolve \
         --socket="$sock" --pid-file="$dir/mysqld.pid" --log-error="$log" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
@@ -514,7 +551,7 @@ my_start_throwaway() {
     fi
     pid=$(cat "$dir/mysqld.pid" 2>/dev/null || echo "$pid")
     record_state mariadb "$MY_PORT" "$dir" "$pid"
-    ok "MariaDB jetable démarré ($dir, port $MY_PORT, pid $pid) ; arrêt : scripts/stop-test-servers.sh"
+    ok "MariaDB jetable démarré ($data, port $MY_PORT, pid $pid) ; arrêt : scripts/stop-test-servers.sh"
 }
 
 ensure_mariadb() {
@@ -523,16 +560,14 @@ ensure_mariadb() {
     if [[ -n "$MY_CLIENT" ]] && my_answers; then
         info "MariaDB répond déjà sur $HOST:$MY_PORT."
     else
-        if ! find_mariadbd || [[ -z "$MY_CLIENT" ]]; then
-            if ! find_mariadbd; then
-                info "MariaDB : serveur absent, installation du paquet mariadb-server."
-                apt_install mariadb-server
-            else
-                apt_install mariadb-client
-            fi
+        if ! find_mariadbd; then
+            info "MariaDB : serveur absent, installation du paquet mariadb-server."
+            apt_install mariadb-server
             find_mariadbd || die "MariaDB : mariadbd toujours introuvable après l'installation."
+        fi
+        if ! find_my_client; then
+            apt_install mariadb-client
             find_my_client || die "MariaDB : client mariadb toujours introuvable après l'installation."
-            # Le postinst Debian a pu démarrer le service lui-même.
         fi
         if my_answers; then
             info "MariaDB répond sur $HOST:$MY_PORT."
@@ -543,9 +578,9 @@ ensure_mariadb() {
     if ! my_root_tcp_ok; then
         my_fix_root || true
         if ! my_root_tcp_ok; then
-            die "MariaDB répond sur $HOST:$MY_PORT mais « root » sans mot de passe y est refusé en TCP,
+            die "Un serveur répond sur $HOST:$MY_PORT (est-ce bien MariaDB ?) mais « root » sans mot de passe y est refusé en TCP,
          et la correction via la socket unix a échoué (il faut être root sur la machine).
-         Utilisez un autre port (AUDIT_MARIADB_PORT=33306) pour obtenir un serveur jetable."
+         Choisissez un port libre (ex. AUDIT_MARIADB_PORT=33306) pour obtenir un serveur jetable."
         fi
     fi
     ok "MariaDB : $HOST:$MY_PORT, utilisateur root sans mot de passe ($((SECONDS - t0)) s)."
