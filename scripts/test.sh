@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 PY=$(scripts/find-python.sh)
 VENV=${AUDIT_VENV:-$PWD/.venv}
 
+# shellcheck disable=SC2086 # liste de paquets séparés par des espaces
 scripts/ensure-system-deps.sh ${AUDIT_SYSTEM_PACKAGES:-}
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -20,7 +21,9 @@ fi
 echo "[INFO] Installation des dépendances de test." >&2
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --pre -e ".[test]"
 
-eval "$(scripts/ensure-servers.sh)"
+# En deux temps : « eval "$(...)" » masquerait l'échec du script.
+server_env=$(scripts/ensure-servers.sh)
+eval "$server_env"
 export AUDIT_REQUIRE_SERVERS=1
 
 echo "[INFO] ruff" >&2

@@ -120,6 +120,7 @@ def _plan(backend: Backend, sql: str, params: list[object]) -> str:
 
 def test_every_filter_is_served_by_an_index(audit_db: Backend) -> None:
     from forge_mvc_audit.query import build_filters, where_clause
+    from forge_mvc_audit.store import page_sql
 
     _seed(3000)
     if audit_db.name == "mariadb":
@@ -130,10 +131,10 @@ def test_every_filter_is_served_by_an_index(audit_db: Backend) -> None:
         db.execute("ANALYZE")
     for filters, index in PLANS:
         where, params = where_clause(build_filters(**filters))
-        sql = f"SELECT id, actor FROM audit_log{where} ORDER BY id DESC LIMIT ?"
+        sql = page_sql(where)
         plan = _plan(audit_db, sql, [*params, 20])
         assert index in plan, f"{filters}: {plan}"
-        assert "SCAN audit_log" not in plan.replace("USING", "")
+        assert "SCAN audit_log" not in plan
         assert "Seq Scan" not in plan
         assert "type=ALL" not in plan
     assert len(get_audit_log(actor="user3", limit=5)) == 5
