@@ -7,9 +7,13 @@ Qui a fait quoi, sur quel objet, et quand : `record_audit` écrit une entrée,
 
 from __future__ import annotations
 
+from forge_mvc_audit.bulk import record_audit_many
+from forge_mvc_audit.context import AuditContext, audit_context, current_audit_context
+from forge_mvc_audit.details import audit_changes, max_details_bytes, set_max_details_bytes
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
+from forge_mvc_audit.redaction import REDACTED, add_redacted_keys, redacted_keys, reset_redacted_keys
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
 
 __version__ = "1.1.0.dev0"
