@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
@@ -70,9 +70,9 @@ def _prepare(index: int, entry: object) -> tuple[object, ...]:
         raise AuditError(
             f"Entrée d'indice {index} : un dict est attendu, pas {type(entry).__name__}."
         )
-    fields: Mapping[Any, Any] = entry  # pyright: ignore[reportUnknownVariableType]
+    fields = cast("Mapping[Any, Any]", entry)
     if not _KNOWN.issuperset(fields):
-        unknown = [k for k in fields if k not in _KNOWN]
+        unknown: list[Any] = [k for k in fields if k not in _KNOWN]
         raise AuditError(
             f"Entrée d'indice {index} : clé inconnue {unknown[0]!r} "
             f"(clés admises : {', '.join(ENTRY_KEYS)})."

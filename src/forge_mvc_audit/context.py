@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -101,10 +101,10 @@ def current_audit_context() -> AuditContext | None:
 @contextmanager
 def audit_context(
     *,
-    actor: str | None | _Unset = _UNSET,
-    request_id: str | None | _Unset = _UNSET,
-    ip: str | None | _Unset = _UNSET,
-) -> Iterator[AuditContext]:
+    actor: str | _Unset | None = _UNSET,
+    request_id: str | _Unset | None = _UNSET,
+    ip: str | _Unset | None = _UNSET,
+) -> Generator[AuditContext]:
     """Pose acteur, identifiant de requête et IP pour les écritures du bloc.
 
     Un argument omis est hérité du bloc englobant ; None l'efface. Sans bloc

@@ -17,8 +17,8 @@ from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.redaction import REDACTED, Fragments, active_fragments
 
 __all__ = [
-    "MAX_DETAILS_ENV",
     "MAX_DEPTH",
+    "MAX_DETAILS_ENV",
     "audit_changes",
     "encode_details",
     "max_details_bytes",
@@ -104,14 +104,16 @@ def encode_details(details: object) -> str | None:
             raise AuditError("details contient un caractère NUL (\\x00), refusé par le journal.")
         return _check_size(details, loaded_limit or max_details_bytes())
     if isinstance(details, (dict, list, tuple)):
-        clean = _clean(details, active_fragments(), 0, "details")
+        clean = _clean(details, active_fragments(), 0, "details")  # pyright: ignore[reportUnknownArgumentType]
         try:
             text = json.dumps(
                 clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
             )
         except ValueError as error:
             # NaN/infini (allow_nan) ou entier trop long pour être écrit en décimal.
-            raise AuditError(f"details contient une valeur non représentable en JSON : {error}.")
+            raise AuditError(
+                f"details contient une valeur non représentable en JSON : {error}."
+            ) from None
         return _check_size(text, loaded_limit or max_details_bytes())
     raise AuditError(
         "details doit être une chaîne, un dict, une liste ou None, "
@@ -137,7 +139,8 @@ def _clean(value: object, fragments: Fragments, depth: int, where: str) -> Any:
         )
     if isinstance(value, dict):
         out: dict[str, Any] = {}
-        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+        mapping: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        for key, item in mapping.items():
             if not isinstance(key, str):
                 raise AuditError(
                     f"details : clé {key!r} dans {where} ; les clés doivent être des chaînes."
@@ -174,7 +177,7 @@ def audit_changes(
         b = new.get(key, missing)
         if a is not missing and b is not missing and a == b:
             continue
-        if isinstance(key, str) and fragments.sensitive(key):
+        if fragments.sensitive(str(key)):
             pair = [None if v is missing else REDACTED for v in (a, b)]
         else:
             pair = [None if v is missing else v for v in (a, b)]
@@ -187,4 +190,6 @@ def _mapping(value: object, name: str) -> Mapping[str, Any]:
         return {}
     if isinstance(value, Mapping):
         return value  # pyright: ignore[reportUnknownVariableType]
-    raise AuditError(f"audit_changes : {name} doit être un dict ou None, pas {type(value).__name__}.")
+    raise AuditError(
+        f"audit_changes : {name} doit être un dict ou None, pas {type(value).__name__}."
+    )

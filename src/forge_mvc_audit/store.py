@@ -12,10 +12,10 @@ from core.database import db as forge_db
 from core.database.backend import get_backend
 from core.database.transaction import Transaction
 
+from forge_mvc_audit import details as details_module
 from forge_mvc_audit._values import check_text, optional_text
 from forge_mvc_audit.context import check_ip, check_request_id
 from forge_mvc_audit.context import get_current as get_context
-from forge_mvc_audit import details as details_module
 from forge_mvc_audit.details import encode_details
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
@@ -105,10 +105,10 @@ _PRINTABLE_FAST = STRING_LENGTH // 2
 
 def prepare_row(
     action: object,
-    actor: object,
-    target_type: object,
-    target_id: object,
-    details: object,
+    actor: object = None,
+    target_type: object = None,
+    target_id: object = None,
+    details: object = None,
     request_id: object = None,
     ip: object = None,
 ) -> tuple[object, ...]:
@@ -148,7 +148,9 @@ def prepare_row(
     ):
         actor = optional_text(actor, "actor")
     if target_type is not None and not (
-        type(target_type) is str and len(target_type) <= _PRINTABLE_FAST and target_type.isprintable()
+        type(target_type) is str
+        and len(target_type) <= _PRINTABLE_FAST
+        and target_type.isprintable()
     ):
         target_type = optional_text(target_type, "target_type")
     if target_id is not None:
