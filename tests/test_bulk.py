@@ -125,5 +125,5 @@ def test_rows_per_statement_respects_each_backend_parameter_limit() -> None:
     for backend, limit in (("sqlite", sqlite_limit), ("mssql", 2_100), ("postgres", 65_535),
                            ("mariadb", 65_535)):
         rows = rows_per_statement(backend)
-        assert 1 <= rows and rows * 8 <= limit, backend
+        assert rows >= 1 and rows * 8 <= limit, backend
     assert rows_per_statement("mssql") <= 1_000

@@ -22,7 +22,9 @@ class _Rollback(Exception):
 @pytest.fixture
 def business(audit_db: Backend) -> Iterator[Backend]:
     db.execute(f"DROP TABLE IF EXISTS {BUSINESS_TABLE}")
-    db.execute(f"CREATE TABLE {BUSINESS_TABLE} (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)")
+    db.execute(
+        f"CREATE TABLE {BUSINESS_TABLE} (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL)"
+    )
     try:
         yield audit_db
     finally:
