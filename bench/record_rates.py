@@ -45,8 +45,14 @@ def _fill(path: Path, rows: int) -> None:
             "INSERT INTO audit_log (actor, action, target_type, target_id, details, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
-                (f"user{i % 977}", f"action.{i % 31}", "note", str(i), "x" * (i % 40),
-                 "2026-01-01 00:00:00")
+                (
+                    f"user{i % 977}",
+                    f"action.{i % 31}",
+                    "note",
+                    str(i),
+                    "x" * (i % 40),
+                    "2026-01-01 00:00:00",
+                )
                 for i in range(start, min(rows, start + batch))
             ),
         )
@@ -85,8 +91,12 @@ def measure(rows: int, *, fresh: bool, repeat: int = 5) -> dict[str, float]:
         with transaction() as tx:
             for _ in range(n):
                 record_audit(
-                    "note.modifiee", actor="prof.dupont", target_type="note", target_id=7,
-                    details="12 -> 15", tx=tx,
+                    "note.modifiee",
+                    actor="prof.dupont",
+                    target_type="note",
+                    target_id=7,
+                    details="12 -> 15",
+                    tx=tx,
                 )
 
     def many(n: int) -> None:
@@ -95,7 +105,9 @@ def measure(rows: int, *, fresh: bool, repeat: int = 5) -> dict[str, float]:
             record_audit_many(entries, tx=tx)
 
     writers: dict[str, Callable[[int], None]] = {
-        "bare": bare, "record_audit": single, "record_audit_many": many,
+        "bare": bare,
+        "record_audit": single,
+        "record_audit_many": many,
     }
     best = dict.fromkeys(writers, 0.0)
     for _ in range(repeat):

@@ -23,8 +23,13 @@ def _count() -> int:
 
 def test_writes_every_field_and_returns_the_count() -> None:
     entries: list[dict[str, Any]] = [
-        {"action": "note.modifiee", "actor": "prof.dupont", "target_type": "note",
-         "target_id": 7, "details": {"note": [12, 15]}},
+        {
+            "action": "note.modifiee",
+            "actor": "prof.dupont",
+            "target_type": "note",
+            "target_id": 7,
+            "details": {"note": [12, 15]},
+        },
         {"action": "eleve.cree", "request_id": "lot-1", "ip": "2001:db8::1"},
         {"action": "connexion", "actor": "élève.çà", "details": "texte libre"},
     ]
@@ -85,8 +90,9 @@ def test_batch_bigger_than_one_statement(audit_db: Backend) -> None:
 
 def test_big_details_are_split_across_statements() -> None:
     # 60 x ~60 Ko : au-delà du budget de texte d'une instruction.
-    entries = [{"action": "gros", "target_id": i, "details": chr(0x4E00 + i) * 20_000}
-               for i in range(60)]
+    entries = [
+        {"action": "gros", "target_id": i, "details": chr(0x4E00 + i) * 20_000} for i in range(60)
+    ]
     assert record_audit_many(entries) == 60
     rows = db.fetch_all("SELECT target_id, details FROM audit_log ORDER BY id")
     assert [(int(r["target_id"]), r["details"]) for r in rows] == [
@@ -122,8 +128,12 @@ def test_rows_per_statement_respects_each_backend_parameter_limit() -> None:
     import sqlite3
 
     sqlite_limit = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
-    for backend, limit in (("sqlite", sqlite_limit), ("mssql", 2_100), ("postgres", 65_535),
-                           ("mariadb", 65_535)):
+    for backend, limit in (
+        ("sqlite", sqlite_limit),
+        ("mssql", 2_100),
+        ("postgres", 65_535),
+        ("mariadb", 65_535),
+    ):
         rows = rows_per_statement(backend)
         assert rows >= 1 and rows * 8 <= limit, backend
     assert rows_per_statement("mssql") <= 1_000

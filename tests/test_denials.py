@@ -68,10 +68,15 @@ def test_denials_through_a_real_forge_app_are_recorded_once() -> None:
     assert client.get("/notes/edit").status == 403
     logged, anonymous = get_audit_log()
     assert (anonymous.action, anonymous.actor, anonymous.target_type, anonymous.target_id) == (
-        DENIAL_ACTION, None, DENIAL_TARGET_TYPE, "notes.edit",
+        DENIAL_ACTION,
+        None,
+        DENIAL_TARGET_TYPE,
+        "notes.edit",
     )
     assert anonymous.details_data == {
-        "method": "GET", "path": "/notes/edit", "source": "request-permissions",
+        "method": "GET",
+        "path": "/notes/edit",
+        "source": "request-permissions",
     }
     assert (logged.actor, logged.target_id) == ("42", "notes.edit")
 
@@ -152,7 +157,13 @@ def test_without_forge_mvc_rbac_wiring_raises_audit_error() -> None:
         "print('ARME', permission_denials_audited())\n"
     )
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert "REFUS forge-mvc-rbac n'est pas installé" in out
     assert "forge-mvc-audit[rbac]" in out and "ARME False" in out

@@ -46,6 +46,10 @@ def test_canonical_json_is_compact_sorted_and_utf8() -> None:
     assert text == '{"a":["é",null,true,1.5],"b":1,"c":{"y":"😀","z":0}}'
     # Deux dicts égaux donnent le même texte, quel que soit l'ordre d'insertion.
     assert encode_details({"x": 1, "y": 2}) == encode_details({"y": 2, "x": 1})
+    # Tout Mapping et tout tuple sont acceptés, écrits comme dict et liste.
+    from types import MappingProxyType
+
+    assert encode_details(MappingProxyType({"t": (1, 2)})) == '{"t":[1,2]}'
 
 
 @pytest.mark.fast
@@ -138,11 +142,13 @@ def test_application_and_environment_extend_the_sensitive_keys(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert json.loads(encode_details({"iban": "FR76", "note": 12}) or "") == {
-        "iban": "FR76", "note": 12,
+        "iban": "FR76",
+        "note": 12,
     }
     add_redacted_keys("IBAN")
     assert json.loads(encode_details({"iban_pro": "FR76", "note": 12}) or "") == {
-        "iban_pro": REDACTED, "note": 12,
+        "iban_pro": REDACTED,
+        "note": 12,
     }
     monkeypatch.setenv("AUDIT_REDACT_KEYS", " Note , numero_secu ")
     assert json.loads(encode_details([{"note": 12, "NUMERO_SECU": "1 85"}]) or "") == [
@@ -211,10 +217,19 @@ def test_environment_value_above_the_column_capacity_is_refused_clearly() -> Non
         "try:\n    record_audit('x', details='y')\n"
         "except AuditError as e:\n    print('REFUS', e)\n"
     )
-    env = {"AUDIT_MAX_DETAILS_BYTES": "70000", "PYTHONPATH": str(ROOT / "src"),
-           "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    env = {
+        "AUDIT_MAX_DETAILS_BYTES": "70000",
+        "PYTHONPATH": str(ROOT / "src"),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert out.startswith("REFUS AUDIT_MAX_DETAILS_BYTES = 70000 dépasse 65535 octets"), out
 
 
@@ -222,8 +237,13 @@ def test_environment_value_above_the_column_capacity_is_refused_clearly() -> Non
 
 
 def test_structured_details_round_trip(audit_db: Backend) -> None:
-    value = {"note": [12, 15], "commentaire": "très bien 😀", "vide": None, "nul": "a\x00b",
-             "imbrique": [{"x": [1, 2.5, False]}]}
+    value = {
+        "note": [12, 15],
+        "commentaire": "très bien 😀",
+        "vide": None,
+        "nul": "a\x00b",
+        "imbrique": [{"x": [1, 2.5, False]}],
+    }
     record_audit("note.modifiee", details=value)
     [entry] = get_audit_log()
     assert entry.details_data == value

@@ -44,8 +44,13 @@ def trusted_proxies() -> Iterator[Any]:
 
 def _client() -> ForgeTestClient:
     def handler(request: Any) -> Response:
-        record_request_audit(request, "note.modifiee", target_type="note", target_id=7,
-                             details={"note": [12, 15], "password": "hunter2"})
+        record_request_audit(
+            request,
+            "note.modifiee",
+            target_type="note",
+            target_id=7,
+            details={"note": [12, 15], "password": "hunter2"},
+        )
         record_request_audit(request, "note.relue", target_type="note", target_id=7)
         return Response(200, body=b"ok", content_type="text/plain")
 
@@ -65,8 +70,10 @@ def test_real_session_through_the_wsgi_stack() -> None:
         ("note.relue", "42", "127.0.0.1"),
         ("note.modifiee", "42", "127.0.0.1"),
     ] * 2
-    first, second = {entries[2].request_id, entries[3].request_id}, {
-        entries[0].request_id, entries[1].request_id}
+    first, second = (
+        {entries[2].request_id, entries[3].request_id},
+        {entries[0].request_id, entries[1].request_id},
+    )
     assert len(first) == len(second) == 1  # une requête : un seul identifiant
     assert first != second  # deux requêtes : deux identifiants
     assert all(e.request_id and _HEX32.fullmatch(e.request_id) for e in entries)
@@ -80,8 +87,11 @@ def test_anonymous_visitor_through_the_wsgi_stack() -> None:
 
 def test_forwarded_headers_are_ignored_without_trusted_proxies() -> None:
     client = _client()
-    headers = {"X-Forwarded-For": "203.0.113.9", "X-Request-ID": "proxy-abc",
-               "X-Real-IP": "203.0.113.9"}
+    headers = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Request-ID": "proxy-abc",
+        "X-Real-IP": "203.0.113.9",
+    }
     assert client.get("/noter", headers=headers).status == 200
     entries = get_audit_log()
     assert {e.ip for e in entries} == {"127.0.0.1"}
@@ -90,8 +100,10 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies() -> None:
 
 def test_trusted_proxy_headers_are_believed(trusted_proxies: Any) -> None:
     trusted_proxies("127.0.0.1", "10.0.0.0/8")
-    headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.1.2.3",
-               "X-Request-ID": "proxy-abc-123"}
+    headers = {
+        "X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.1.2.3",
+        "X-Request-ID": "proxy-abc-123",
+    }
     assert _client().get("/noter", headers=headers).status == 200
     entries = get_audit_log()
     # La dernière adresse non fiable en partant de la droite : 10.1.2.3 est un
@@ -101,9 +113,15 @@ def test_trusted_proxy_headers_are_believed(trusted_proxies: Any) -> None:
 
 def test_invalid_request_id_from_a_trusted_proxy_is_replaced(trusted_proxies: Any) -> None:
     trusted_proxies("127.0.0.1")
-    request = FakeRequest("GET", "/", ip="127.0.0.1",
-                          headers={"X-Request-ID": "<script>alert(1)</script>",
-                                   "X-Forwarded-For": "pas-une-ip, 192.0.2.4"})
+    request = FakeRequest(
+        "GET",
+        "/",
+        ip="127.0.0.1",
+        headers={
+            "X-Request-ID": "<script>alert(1)</script>",
+            "X-Forwarded-For": "pas-une-ip, 192.0.2.4",
+        },
+    )
     record_request_audit(request, "a")
     [entry] = get_audit_log()
     assert entry.request_id and _HEX32.fullmatch(entry.request_id)
@@ -115,8 +133,9 @@ def test_fake_request_with_a_real_session() -> None:
 
     holder = _client()
     login_as(holder, 7)
-    request = FakeRequest("POST", "/notes", session_id=holder.cookies[SESSION_COOKIE_NAME],
-                          ip="2001:DB8::0001")
+    request = FakeRequest(
+        "POST", "/notes", session_id=holder.cookies[SESSION_COOKIE_NAME], ip="2001:DB8::0001"
+    )
     record_request_audit(request, "note.creee", target_type="note", target_id=1)
     record_request_audit(request, "note.modifiee", target_type="note", target_id=1)
     other = FakeRequest("GET", "/")

@@ -51,8 +51,9 @@ def test_500_transactions_with_random_rollbacks(business: Backend) -> None:
             with transaction() as tx:
                 if audit_first:
                     record_audit("note.creee", target_type="note", target_id=i, tx=tx)
-                db.insert(f"INSERT INTO {BUSINESS_TABLE} (id, label) VALUES (?, ?)", (i, f"n{i}"),
-                          tx=tx)
+                db.insert(
+                    f"INSERT INTO {BUSINESS_TABLE} (id, label) VALUES (?, ?)", (i, f"n{i}"), tx=tx
+                )
                 if not audit_first:
                     record_audit("note.creee", target_type="note", target_id=i, tx=tx)
                 if rollback:

@@ -13,7 +13,7 @@ from core.database.backend import get_backend
 from core.database.transaction import Transaction, transaction
 
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.store import INSERT_COLUMNS, prepare_row, run_db
+from forge_mvc_audit.store import INSERT_COLUMNS, prepare_row, run_db, utc_timestamp
 from forge_mvc_audit.tables import TABLE_NAME
 
 __all__ = ["ENTRY_KEYS", "record_audit_many", "rows_per_statement"]
@@ -65,25 +65,42 @@ def _insert_sql(rows: int) -> str:
     )
 
 
-def _prepare(index: int, entry: object) -> tuple[object, ...]:
-    if type(entry) is not dict and not isinstance(entry, Mapping):
-        raise AuditError(
+def _entry_error(index: int, entry: object) -> AuditError:
+    """L'erreur d'une entrée qui n'a pas la forme attendue (ni dict, ni clés admises)."""
+    if not isinstance(entry, Mapping):
+        return AuditError(
             f"Entrée d'indice {index} : un dict est attendu, pas {type(entry).__name__}."
         )
     fields = cast("Mapping[Any, Any]", entry)
-    if not _KNOWN.issuperset(fields):
-        unknown: list[Any] = [k for k in fields if k not in _KNOWN]
-        raise AuditError(
+    unknown: list[Any] = [k for k in fields if k not in _KNOWN]
+    if unknown:
+        return AuditError(
             f"Entrée d'indice {index} : clé inconnue {unknown[0]!r} "
             f"(clés admises : {', '.join(ENTRY_KEYS)})."
         )
-    if "action" not in fields:
-        raise AuditError(f"Entrée d'indice {index} : l'action est obligatoire.")
-    try:
-        # Les clés sont exactement les paramètres de `prepare_row` (vérifié ci-dessus).
-        return prepare_row(**fields)
-    except AuditError as error:
-        raise AuditError(f"Entrée d'indice {index} : {error}") from None
+    return AuditError(f"Entrée d'indice {index} : l'action est obligatoire.")
+
+
+def _prepare_all(entries: Iterable[object]) -> list[object]:
+    """Valide chaque entrée par `prepare_row` et rend tous les paramètres, à plat."""
+    params: list[object] = []
+    extend = params.extend
+    known = _KNOWN.issuperset
+    # Une seule heure pour tout le lot : il est écrit d'un bloc.
+    stamp = utc_timestamp()
+    for index, entry in enumerate(entries):
+        if (
+            (type(entry) is not dict and not isinstance(entry, Mapping))
+            or not known(entry)  # pyright: ignore[reportUnknownArgumentType]
+            or "action" not in entry  # pyright: ignore[reportOperatorIssue]
+        ):
+            raise _entry_error(index, entry)  # pyright: ignore[reportUnknownArgumentType]
+        try:
+            # Les clés sont des paramètres de `prepare_row` (vérifié ci-dessus).
+            extend(prepare_row(**entry, stamp=stamp))  # pyright: ignore[reportUnknownArgumentType]
+        except AuditError as error:
+            raise AuditError(f"Entrée d'indice {index} : {error}") from None
+    return params
 
 
 def _bounds(params: list[object], per_statement: int) -> Iterable[tuple[int, int]]:
@@ -128,10 +145,7 @@ def record_audit_many(
         raise AuditError(
             "record_audit_many attend une liste d'entrées (des dicts), pas une entrée seule."
         )
-    params: list[object] = []
-    extend = params.extend
-    for i, entry in enumerate(entries):
-        extend(_prepare(i, entry))
+    params = _prepare_all(entries)
     if not params:
         return 0
     handle: Any = forge_db if db is None else db

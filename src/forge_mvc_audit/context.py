@@ -121,9 +121,7 @@ def audit_context(
     outer = _current.get()
     base = outer if outer is not None else AuditContext()
     context = AuditContext(
-        actor=base.actor
-        if isinstance(actor, _Unset)
-        else optional_text(actor, "actor"),
+        actor=base.actor if isinstance(actor, _Unset) else optional_text(actor, "actor"),
         request_id=(base.request_id if outer is not None else new_request_id())
         if isinstance(request_id, _Unset)
         else check_request_id(request_id),

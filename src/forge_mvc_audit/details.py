@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from forge_mvc_audit._values import MAX_DETAILS_BYTES
 from forge_mvc_audit.errors import AuditError
@@ -103,7 +103,7 @@ def encode_details(details: object) -> str | None:
         if "\x00" in details:
             raise AuditError("details contient un caractère NUL (\\x00), refusé par le journal.")
         return _check_size(details, loaded_limit or max_details_bytes())
-    if isinstance(details, (dict, list, tuple)):
+    if isinstance(details, (dict, list, tuple, Mapping)):
         clean = _clean(details, active_fragments(), 0, "details")  # pyright: ignore[reportUnknownArgumentType]
         try:
             text = json.dumps(
@@ -116,8 +116,7 @@ def encode_details(details: object) -> str | None:
             ) from None
         return _check_size(text, loaded_limit or max_details_bytes())
     raise AuditError(
-        "details doit être une chaîne, un dict, une liste ou None, "
-        f"pas {type(details).__name__}."
+        f"details doit être une chaîne, un dict, une liste ou None, pas {type(details).__name__}."
     )
 
 
@@ -137,9 +136,9 @@ def _clean(value: object, fragments: Fragments, depth: int, where: str) -> Any:
         raise AuditError(
             f"details est imbriqué sur plus de {MAX_DEPTH} niveaux (ou contient un cycle)."
         )
-    if isinstance(value, dict):
+    if isinstance(value, (dict, Mapping)):
         out: dict[str, Any] = {}
-        mapping: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        mapping = cast("Mapping[Any, Any]", value)
         for key, item in mapping.items():
             if not isinstance(key, str):
                 raise AuditError(

@@ -111,11 +111,14 @@ def prepare_row(
     details: object = None,
     request_id: object = None,
     ip: object = None,
+    *,
+    stamp: str | None = None,
 ) -> tuple[object, ...]:
     """Valide une entrée et rend ses paramètres d'INSERT, dans l'ordre d'`INSERT_COLUMNS`.
 
     Acteur, identifiant de requête et IP laissés à None sont pris dans
-    l'`audit_context` en vigueur (déjà validés quand il a été posé).
+    l'`audit_context` en vigueur (déjà validés quand il a été posé). `stamp`
+    impose l'horodatage (un lot n'en prend qu'un).
 
     Chemin payé à chaque écriture : le cas courant, déjà valide (texte ASCII
     court imprimable, petit entier), est reconnu en ligne, sans appel ; tout le
@@ -167,9 +170,10 @@ def prepare_row(
         and "\x00" not in details
     ):
         details = encode_details(details)
-    second = int(_now())
-    clock = _clock
-    stamp = clock[1] if clock[0] == second else utc_timestamp()
+    if stamp is None:
+        second = int(_now())
+        clock = _clock
+        stamp = clock[1] if clock[0] == second else utc_timestamp()
     return (actor, action, target_type, target_id, details, stamp, request_id, ip)
 
 
