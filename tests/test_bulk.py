@@ -56,6 +56,8 @@ def test_empty_batch_writes_nothing() -> None:
         ({"action": ""}, "action est obligatoire"),
         ({"actor": "x"}, "action est obligatoire"),
         ({"action": "a", "acteur": "x"}, "clé inconnue 'acteur'"),
+        ({"action": "a", "stamp": "2020-01-01 00:00:00"}, "clé inconnue 'stamp'"),
+        ({"action": "a", 3: "x"}, "clé inconnue 3"),
         ({"action": "a", "details": {1, 2}}, "set"),
         ({"action": "a", "details": {"x": float("nan")}}, "JSON"),
         ({"action": "a", "target_id": 1.5}, "entier"),
@@ -111,6 +113,15 @@ def test_inside_a_caller_transaction_that_rolls_back() -> None:
     with transaction() as tx:
         record_audit_many([{"action": "gardee"}], tx=tx)
     assert [e.action for e in get_audit_log()] == ["gardee"]
+
+
+def test_optional_columns_set_on_a_single_row_only() -> None:
+    record_audit_many([{"action": "a"}, {"action": "b", "request_id": "r-1"}, {"action": "c"}])
+    assert [(e.action, e.request_id, e.ip) for e in get_audit_log()] == [
+        ("c", None, None),
+        ("b", "r-1", None),
+        ("a", None, None),
+    ]
 
 
 def test_context_fills_what_entries_leave_out() -> None:
