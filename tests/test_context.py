@@ -59,6 +59,7 @@ def test_outermost_context_generates_a_request_id_and_nesting_inherits() -> None
         ({"request_id": "x" * 65}, "request_id invalide"),
         ({"request_id": "a b"}, "request_id invalide"),
         ({"ip": "pas-une-ip"}, "ip invalide"),
+        ({"ip": "fe80::1%" + "z" * 40}, "ip invalide"),
     ],
 )
 def test_bad_context_values_are_refused_on_entry(kwargs: dict[str, object], message: str) -> None:

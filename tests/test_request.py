@@ -211,3 +211,9 @@ def test_request_audit_context_covers_plain_record_audit(audit_db: Backend) -> N
     # Une écriture par record_request_audit sur la même requête partage l'identifiant.
     record_request_audit(request, "fin")
     assert get_audit_log(limit=1)[0].request_id == ctx.request_id
+
+
+def test_unstorable_peer_address_is_dropped_not_fatal() -> None:
+    record_request_audit(FakeRequest(ip="fe80::1%" + "z" * 40), "a")
+    record_request_audit(FakeRequest(ip="pas une ip"), "b")
+    assert [e.ip for e in get_audit_log()] == [None, None]

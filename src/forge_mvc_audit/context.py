@@ -22,6 +22,7 @@ from forge_mvc_audit._values import optional_text
 from forge_mvc_audit.errors import AuditError
 
 __all__ = [
+    "IP_LENGTH",
     "REQUEST_ID_LENGTH",
     "AuditContext",
     "audit_context",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Longueur de la colonne `request_id`.
 REQUEST_ID_LENGTH = 64
+#: Longueur de la colonne `ip`.
+IP_LENGTH = 45
 
 # Ce qu'un identifiant de requête peut contenir : ceux des proxys et des
 # traceurs courants (UUID, hexadécimal, base64), rien qui ressemble à du HTML.
@@ -87,9 +90,13 @@ def check_ip(value: object) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            return str(ipaddress.ip_address(value.strip()))
+            text = str(ipaddress.ip_address(value.strip()))
         except ValueError:
             pass
+        else:
+            # Une zone IPv6 (« fe80::1%eth0 ») peut dépasser la colonne.
+            if len(text) <= IP_LENGTH:
+                return text
     raise AuditError(f"ip invalide : {value!r} (une adresse IPv4 ou IPv6 est attendue).")
 
 

@@ -41,7 +41,6 @@ __all__ = [
     "record_request_audit",
     "request_actor",
     "request_audit_context",
-    "request_id_of",
 ]
 
 logger = logging.getLogger("forge_mvc_audit")
@@ -184,8 +183,11 @@ def _resolve(request: Any) -> tuple[str, str | None]:
             request_id = check_request_id(incoming)
         except AuditError:
             logger.debug("X-Request-ID invalide ignoré : %r", incoming)
-    ip = client_ip(request)
-    resolved = (request_id or new_request_id(), None if ip is None else check_ip(ip))
+    try:
+        ip = check_ip(client_ip(request))
+    except AuditError:
+        ip = None
+    resolved = (request_id or new_request_id(), ip)
     try:
         setattr(request, _CACHE_ATTR, resolved)
     except (AttributeError, TypeError):
@@ -194,11 +196,6 @@ def _resolve(request: Any) -> tuple[str, str | None]:
         except TypeError:
             logger.debug("Requête sans attribut ni référence faible : identifiant non partagé.")
     return resolved
-
-
-def request_id_of(request: Any) -> str:
-    """L'identifiant qui groupe toutes les entrées de cette requête."""
-    return _resolve(request)[0]
 
 
 def record_request_audit(

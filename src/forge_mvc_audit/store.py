@@ -120,8 +120,8 @@ def prepare_row(
     l'`audit_context` en vigueur (déjà validés quand il a été posé). `stamp`
     impose l'horodatage (un lot n'en prend qu'un).
 
-    Chemin payé à chaque écriture : le cas courant, déjà valide (texte ASCII
-    court imprimable, petit entier), est reconnu en ligne, sans appel ; tout le
+    Chemin payé à chaque écriture : le cas courant, déjà valide (texte
+    court et imprimable, petit entier), est reconnu en ligne, sans appel ; tout le
     reste passe par les contrôles complets de `_values` et `details`.
     """
     if not (
@@ -201,7 +201,7 @@ def insert_row(params: tuple[object, ...], db: Any, tx: Transaction | None) -> i
 def record_audit(
     action: str,
     *,
-    actor: str | int | None = None,
+    actor: str | None = None,
     target_type: str | None = None,
     target_id: str | int | None = None,
     details: str | Mapping[str, Any] | list[Any] | None = None,
