@@ -7,8 +7,26 @@ Qui a fait quoi, sur quel objet, et quand : `record_audit` écrit une entrée,
 
 from __future__ import annotations
 
+from forge_mvc_audit.bulk import record_audit_many
+from forge_mvc_audit.context import AuditContext, audit_context, current_audit_context
+from forge_mvc_audit.denials import (
+    DENIAL_ACTION,
+    DENIAL_TARGET_TYPE,
+    audit_permission_denials,
+    denial_details,
+    permission_denials_audited,
+    reset_denial_bridge,
+)
+from forge_mvc_audit.details import audit_changes, max_details_bytes, set_max_details_bytes
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.redaction import (
+    REDACTED,
+    add_redacted_keys,
+    redacted_keys,
+    reset_redacted_keys,
+)
+from forge_mvc_audit.request import record_request_audit, request_audit_context
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
 
@@ -40,12 +58,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
 
 __all__ = [
     "CREATE_TABLE_SQL",
+    "DENIAL_ACTION",
+    "DENIAL_TARGET_TYPE",
     "MAX_LIMIT",
+    "REDACTED",
     "TABLE_NAME",
+    "AuditContext",
     "AuditEntry",
     "AuditError",
+    "add_redacted_keys",
+    "audit_changes",
+    "audit_context",
+    "audit_permission_denials",
     "count_audit",
     "create_table_sql",
+    "current_audit_context",
+    "denial_details",
     "get_audit_log",
+    "max_details_bytes",
+    "permission_denials_audited",
     "record_audit",
+    "record_audit_many",
+    "record_request_audit",
+    "redacted_keys",
+    "request_audit_context",
+    "reset_denial_bridge",
+    "reset_redacted_keys",
+    "set_max_details_bytes",
 ]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -12,11 +12,15 @@ from core.database import db as forge_db
 from core.database.backend import get_backend
 from core.database.transaction import Transaction
 
-from forge_mvc_audit._values import MAX_DETAILS_BYTES, check_text, optional_text
+from forge_mvc_audit import details as details_module
+from forge_mvc_audit._values import check_text, optional_text
+from forge_mvc_audit.context import check_ip, check_request_id
+from forge_mvc_audit.context import get_current as get_context
+from forge_mvc_audit.details import encode_details
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.query import TIMESTAMP_FORMAT, Filters, build_filters, where_clause
-from forge_mvc_audit.tables import TABLE_NAME
+from forge_mvc_audit.tables import STRING_LENGTH, TABLE_NAME
 
 __all__ = [
     "INSERT_COLUMNS",
@@ -47,10 +51,12 @@ INSERT_SQL = (
     f"INSERT INTO {TABLE_NAME} ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
+_INSERT_RETURNING = INSERT_SQL + " RETURNING id"
 _PAGE_COLUMNS = ", ".join(f"a.{column}" for column in ENTRY_COLUMNS)
 
 # (seconde, texte) : une seule affectation, donc lisible sans verrou.
 _clock: tuple[int, str] = (-1, "")
+_now = time.time
 
 
 def utc_timestamp() -> str:
@@ -72,78 +78,125 @@ def _missing_table(error: Exception) -> NoReturn:
     ) from error
 
 
+def _translate(error: Exception) -> None:
+    """Lève une `AuditError` claire si `error` dit « table absente », sinon ne fait rien."""
+    try:
+        undefined = bool(get_backend().is_undefined_table_error(error))
+    except Exception:
+        undefined = False
+    if undefined:
+        _missing_table(error)
+
+
 def run_db[T](call: Callable[[], T]) -> T:
     """Exécute `call`, en traduisant « table absente » en `AuditError` claire."""
     try:
         return call()
     except Exception as error:
-        try:
-            undefined = bool(get_backend().is_undefined_table_error(error))
-        except Exception:
-            undefined = False
-        if undefined:
-            _missing_table(error)
+        _translate(error)
         raise
 
 
-def check_details(details: object) -> str | None:
-    """`details` tel qu'il sera écrit : None ou texte de `MAX_DETAILS_BYTES` au plus."""
-    if details is None:
-        return None
-    if not isinstance(details, str):
-        raise AuditError(f"details doit être une chaîne ou None, pas {type(details).__name__}.")
-    if "\x00" in details:
-        raise AuditError("details contient un caractère NUL (\\x00), refusé par le journal.")
-    if details.isascii():
-        size = len(details)
-    else:
-        try:
-            size = len(details.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise AuditError(
-                "details contient un caractère Unicode invalide (surrogate isolé)."
-            ) from None
-    if size > MAX_DETAILS_BYTES:
-        raise AuditError(
-            f"details dépasse {MAX_DETAILS_BYTES} octets UTF-8 ({size}) : rien n'a été "
-            "écrit, rien n'est tronqué."
-        )
-    return details
+# Entiers dont l'écriture décimale tient à coup sûr dans une colonne de 191.
+_INT_BOUND = 10**189
+# Un texte imprimable n'a ni NUL ni surrogate isolé ; à 95 caractères au plus,
+# il tient dans 191 unités UTF-16 même tout hors BMP : valide sans autre calcul.
+_PRINTABLE_FAST = STRING_LENGTH // 2
 
 
 def prepare_row(
     action: object,
-    actor: object,
-    target_type: object,
-    target_id: object,
-    details: object,
+    actor: object = None,
+    target_type: object = None,
+    target_id: object = None,
+    details: object = None,
+    request_id: object = None,
+    ip: object = None,
+    *,
+    stamp: str | None = None,
 ) -> tuple[object, ...]:
-    """Valide une entrée et rend ses paramètres d'INSERT, dans l'ordre d'`INSERT_COLUMNS`."""
-    if not isinstance(action, str) or not action.strip():
-        raise AuditError(
-            "L'action est obligatoire : une chaîne non vide, par exemple « note.modifiee »."
-        )
-    return (
-        optional_text(actor, "actor"),
-        check_text(action, "action"),
-        optional_text(target_type, "target_type"),
-        optional_text(target_id, "target_id", allow_int=True),
-        check_details(details),
-        utc_timestamp(),
-        None,
-        None,
-    )
+    """Valide une entrée et rend ses paramètres d'INSERT, dans l'ordre d'`INSERT_COLUMNS`.
+
+    Acteur, identifiant de requête et IP laissés à None sont pris dans
+    l'`audit_context` en vigueur (déjà validés quand il a été posé). `stamp`
+    impose l'horodatage (un lot n'en prend qu'un).
+
+    Chemin payé à chaque écriture : le cas courant, déjà valide (texte
+    court et imprimable, petit entier), est reconnu en ligne, sans appel ; tout le
+    reste passe par les contrôles complets de `_values` et `details`.
+    """
+    if not (
+        type(action) is str
+        and 0 < len(action) <= _PRINTABLE_FAST
+        and action.isprintable()
+        and not action.isspace()
+    ):
+        if not isinstance(action, str) or not action.strip():
+            raise AuditError(
+                "L'action est obligatoire : une chaîne non vide, par exemple « note.modifiee »."
+            )
+        check_text(action, "action")
+    context = get_context()
+    if context is not None:
+        if actor is None:
+            actor = context.actor
+        request_id = context.request_id if request_id is None else check_request_id(request_id)
+        ip = context.ip if ip is None else check_ip(ip)
+    else:
+        if request_id is not None:
+            request_id = check_request_id(request_id)
+        if ip is not None:
+            ip = check_ip(ip)
+    if actor is not None and not (
+        type(actor) is str and len(actor) <= _PRINTABLE_FAST and actor.isprintable()
+    ):
+        actor = optional_text(actor, "actor")
+    if target_type is not None and not (
+        type(target_type) is str
+        and len(target_type) <= _PRINTABLE_FAST
+        and target_type.isprintable()
+    ):
+        target_type = optional_text(target_type, "target_type")
+    if target_id is not None:
+        if type(target_id) is int and -_INT_BOUND < target_id < _INT_BOUND:
+            target_id = str(target_id)
+        elif not (
+            type(target_id) is str and len(target_id) <= _PRINTABLE_FAST and target_id.isprintable()
+        ):
+            target_id = optional_text(target_id, "target_id", allow_int=True)
+    if details is not None and not (
+        type(details) is str
+        and details.isascii()
+        and len(details) <= details_module.loaded_limit
+        and "\x00" not in details
+    ):
+        details = encode_details(details)
+    if stamp is None:
+        second = int(_now())
+        clock = _clock
+        stamp = clock[1] if clock[0] == second else utc_timestamp()
+    return (actor, action, target_type, target_id, details, stamp, request_id, ip)
 
 
 def insert_row(params: tuple[object, ...], db: Any, tx: Transaction | None) -> int:
     """Un seul INSERT ; rend l'identifiant de la ligne."""
     handle: Any = forge_db if db is None else db
-    kwargs: dict[str, Any] = {} if tx is None else {"tx": tx}
-    if get_backend().name == "postgres":
-        # RETURNING évite au pilote Forge trois allers-retours (savepoint + lastval).
-        row = run_db(lambda: handle.fetch_one(INSERT_SQL + " RETURNING id", params, **kwargs))
-        return int(row["id"])
-    return int(run_db(lambda: handle.insert(INSERT_SQL, params, **kwargs)))
+    try:
+        if get_backend().name == "postgres":
+            # RETURNING évite au pilote Forge trois allers-retours (savepoint + lastval).
+            row = (
+                handle.fetch_one(_INSERT_RETURNING, params)
+                if tx is None
+                else handle.fetch_one(_INSERT_RETURNING, params, tx=tx)
+            )
+            return int(row["id"])
+        # `tx` n'est passé que s'il est donné : un `db` maison peut ne pas le connaître.
+        if tx is None:
+            return int(handle.insert(INSERT_SQL, params))
+        return int(handle.insert(INSERT_SQL, params, tx=tx))
+    except Exception as error:
+        _translate(error)
+        raise
 
 
 def record_audit(
@@ -152,16 +205,23 @@ def record_audit(
     actor: str | None = None,
     target_type: str | None = None,
     target_id: str | int | None = None,
-    details: str | None = None,
+    details: str | Mapping[str, Any] | list[Any] | None = None,
+    request_id: str | None = None,
+    ip: str | None = None,
     db: Any = None,
     tx: Transaction | None = None,
 ) -> int:
     """Écrit une entrée et rend son identifiant.
 
-    Avec `tx` (une `Transaction` Forge), la ligne part sur sa connexion et suit
-    son sort : validée ou annulée avec le changement métier qu'elle décrit.
+    `details` : texte gardé tel quel, ou dict/liste écrit en JSON canonique,
+    secrets masqués. Avec `tx` (une `Transaction` Forge), la ligne part sur sa
+    connexion et suit son sort : validée ou annulée avec le changement métier
+    qu'elle décrit. Acteur, `request_id` et `ip` omis viennent de
+    l'`audit_context` en vigueur.
     """
-    return insert_row(prepare_row(action, actor, target_type, target_id, details), db, tx)
+    return insert_row(
+        prepare_row(action, actor, target_type, target_id, details, request_id, ip), db, tx
+    )
 
 
 def _limit(limit: object) -> int:
