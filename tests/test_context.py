@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import threading
 
@@ -42,7 +43,8 @@ def test_outermost_context_generates_a_request_id_and_nesting_inherits() -> None
             with audit_context(request_id=None, ip="::ffff:10.0.0.1") as innermost:
                 assert innermost.actor == "job:etape2"
                 assert innermost.request_id is None
-                assert innermost.ip == "::ffff:a00:1"
+                # La forme normalisée dépend de la version de Python (3.13 garde la forme pointée).
+                assert innermost.ip == str(ipaddress.ip_address("::ffff:10.0.0.1"))
             assert current_audit_context() is inner
         assert current_audit_context() is outer
     with audit_context() as other:
