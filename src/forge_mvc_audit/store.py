@@ -12,6 +12,7 @@ from core.database import db as forge_db
 from core.database.backend import get_backend
 from core.database.transaction import Transaction
 
+from forge_mvc_audit._failures import storage_failure
 from forge_mvc_audit._values import MAX_DETAILS_BYTES, check_text, optional_text
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
@@ -72,7 +73,8 @@ def _missing_table(error: Exception) -> NoReturn:
 
 
 def run_db[T](call: Callable[[], T]) -> T:
-    """Exécute `call`, en traduisant « table absente » en `AuditError` claire."""
+    """Exécute `call`, en traduisant « table absente » (`AuditError`) et les pannes
+    durables du stockage (`DatabaseError` de Forge) en messages clairs."""
     try:
         return call()
     except Exception as error:
@@ -82,6 +84,9 @@ def run_db[T](call: Callable[[], T]) -> T:
             undefined = False
         if undefined:
             _missing_table(error)
+        failure = storage_failure(error)
+        if failure is not None:
+            raise failure from error
         raise
 
 
