@@ -1,16 +1,19 @@
 # pyright: strict
-"""Pannes durables du stockage (lecture seule, disque plein), dites clairement.
+"""Pannes du stockage que Forge laisse brutes, rendues sous ses propres types.
 
 Forge ne qualifie que le doublon, la clé étrangère et l'indisponibilité
-passagère : le reste remonte tel que le pilote le lève. Pour le journal, un
-support en lecture seule ou plein n'est pas une erreur de saisie (pas
-d'`AuditError`) mais une panne que l'exploitant doit voir nommée : on lève la
-racine `DatabaseError` de Forge, message en français, cause du pilote conservée.
+passagère qu'il reconnaît : le reste remonte tel que le pilote le lève. Pour
+le journal, un support en lecture seule ou plein n'est pas une erreur de saisie
+(pas d'`AuditError`) mais une panne que l'exploitant doit voir nommée : la
+racine `DatabaseError` de Forge, message en français, cause du pilote gardée.
+Une connexion MariaDB coupée en pleine écriture (erreurs réseau 5013/5014 du
+connecteur, que Forge ne reconnaît pas) devient `DatabaseUnavailableError`,
+comme les autres coupures.
 """
 
 from __future__ import annotations
 
-from core.database.errors import DatabaseError
+from core.database.errors import DatabaseError, DatabaseUnavailableError
 
 __all__ = ["storage_failure"]
 
@@ -44,6 +47,8 @@ _SQLITE: dict[str, str] = {
 _POSTGRES: dict[str, str] = {"53100": _FULL, "53000": _FULL, "25006": _READ_ONLY}
 # errno MariaDB : disque plein, table pleine, --read-only, table en lecture seule.
 _MARIADB: dict[int, str] = {1021: _FULL, 1114: _FULL, 1290: _READ_ONLY, 1036: _READ_ONLY}
+# Connector/C : lecture, écriture réseau impossibles (serveur tombé pendant l'échange).
+_MARIADB_LOST = frozenset({5013, 5014})
 
 
 def _message(error: BaseException) -> str | None:
@@ -63,8 +68,17 @@ def _message(error: BaseException) -> str | None:
     return None
 
 
+def _mariadb_lost(error: BaseException) -> bool:
+    return (
+        type(error).__module__.split(".")[0] == "mariadb"
+        and getattr(error, "errno", None) in _MARIADB_LOST
+    )
+
+
 def storage_failure(error: BaseException) -> DatabaseError | None:
-    """La `DatabaseError` claire qui remplace `error`, ou None si ce n'en est pas une."""
+    """L'erreur de Forge qui remplace `error`, ou None si `error` n'est pas de ces pannes."""
+    if _mariadb_lost(error):
+        return DatabaseUnavailableError(str(error))
     message = _message(error)
     if message is None:
         return None
