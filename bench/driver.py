@@ -41,7 +41,16 @@ HOST = "127.0.0.1"
 # Données : un journal réaliste, déterministe
 # --------------------------------------------------------------------------
 
-ENTITIES = ("note", "eleve", "classe", "utilisateur", "document", "paiement", "parametre", "absence")
+ENTITIES = (
+    "note",
+    "eleve",
+    "classe",
+    "utilisateur",
+    "document",
+    "paiement",
+    "parametre",
+    "absence",
+)
 VERBS = ("cree", "modifie", "supprime", "consulte", "exporte")
 RARE_ACTOR = "audit.rare"
 ABSENT_ACTOR = "personne.absente"
@@ -86,7 +95,9 @@ def plan_dataset(rows: int) -> Dataset:
     return Dataset(rows, start, step, ("", ""))
 
 
-def generate(ds: Dataset) -> Iterator[tuple[str | None, str, str | None, str | None, str | None, str]]:
+def generate(
+    ds: Dataset,
+) -> Iterator[tuple[str | None, str, str | None, str | None, str | None, str]]:
     """(actor, action, target_type, target_id, details, created_at), id croissant."""
     rng = random.Random(20261203)
     actors = [f"user.{k:03d}" for k in range(300)]
@@ -108,7 +119,11 @@ def generate(ds: Dataset) -> Iterator[tuple[str | None, str, str | None, str | N
             elif row_id % 97 == 0:
                 actor = None  # tâche planifiée, sans utilisateur
             target_id = str(rng.randint(1, 50_000)) if entity != "parametre" else None
-            details = None if rng.random() < 0.3 else f"champ={rng.randint(1, 9)} {rng.randint(0, 20)} -> {rng.randint(0, 20)}"
+            details = (
+                None
+                if rng.random() < 0.3
+                else f"champ={rng.randint(1, 9)} {rng.randint(0, 20)} -> {rng.randint(0, 20)}"
+            )
             yield (actor, action, entity, target_id, details, ds.stamp(row_id))
 
 
@@ -250,7 +265,11 @@ class PostgresStore(ServerStore):
         import psycopg
 
         return psycopg.connect(
-            host=HOST, port=self.port, user=self.user, dbname=database or "postgres", autocommit=True
+            host=HOST,
+            port=self.port,
+            user=self.user,
+            dbname=database or "postgres",
+            autocommit=True,
         )
 
     def create_db(self, name: str, template: str = "template0") -> None:
@@ -402,9 +421,7 @@ class Bench:
             timeout=3600,
         )
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"{params['workload']} ({side}) a échoué :\n{proc.stderr[-3000:]}"
-            )
+            raise RuntimeError(f"{params['workload']} ({side}) a échoué :\n{proc.stderr[-3000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     def schema(self, side: str) -> list[str]:
@@ -606,7 +623,9 @@ def bench_read(b: Bench) -> list[Row]:
     b.base("ref", b.big)
     filters = read_filters(ds)
     calls = 10 if b.args.quick else 30
-    res = b.repeat(("ours", "ref"), b.big, fresh=False, workload="read", filters=filters, calls=calls)
+    res = b.repeat(
+        ("ours", "ref"), b.big, fresh=False, workload="read", filters=filters, calls=calls
+    )
     rows: list[Row] = []
     for fname in filters:
         ours = [r["filters"][fname] for r in res["ours"] if r["available"]]
@@ -625,7 +644,11 @@ def bench_read(b: Bench) -> list[Row]:
                 fmt_ms(f),
                 "—",
                 ("—" if speedup is None else f"×{speedup:.1f} plus rapide")
-                + (f" ; mêmes entrées ({len(ours[0]['ids'])})" if same else " ; **entrées différentes**"),
+                + (
+                    f" ; mêmes entrées ({len(ours[0]['ids'])})"
+                    if same
+                    else " ; **entrées différentes**"
+                ),
                 target,
                 judged(o, ok),
             )
@@ -685,7 +708,9 @@ def bench_purge(b: Bench) -> list[Row]:
     for side in ("ours", "ref", "raw"):
         for r in res[side]:
             if r["available"] and r["deleted"] != half:
-                raise RuntimeError(f"purge {side} : {r['deleted']} lignes supprimées, {half} attendues")
+                raise RuntimeError(
+                    f"purge {side} : {r['deleted']} lignes supprimées, {half} attendues"
+                )
     total = {s: med(res[s], "total_s") for s in res}
     longest = {s: med(res[s], "longest_ms") for s in res}
     rt = ratio(total["ours"], total["ref"])
@@ -809,7 +834,15 @@ def render(b: Bench, rows: list[Row], started: float) -> str:
     ours_v = b.run("ours", None, workload="versions")
     ref_v = b.run("ref", None, workload="versions")
     m = machine()
-    head = ["Mesure", "Nous", "Réf. 1.0.0rc9", "Brut (limite physique)", "Rapport", "Cible", "Atteinte"]
+    head = [
+        "Mesure",
+        "Nous",
+        "Réf. 1.0.0rc9",
+        "Brut (limite physique)",
+        "Rapport",
+        "Cible",
+        "Atteinte",
+    ]
     lines = [
         f"# Banc forge-mvc-audit — backend {b.store.backend}{' (--quick)' if b.args.quick else ''}",
         "",
@@ -832,10 +865,11 @@ def render(b: Bench, rows: list[Row], started: float) -> str:
     for row in rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row.cells()) + " |")
     judged_rows = [r for r in rows if r.met is not None]
+    met = sum(1 for r in judged_rows if r.met)
+    unmeasured = sum(1 for r in rows if r.target.startswith(("≥", "≤")) and r.met is None)
     lines += [
         "",
-        f"Cibles atteintes : {sum(1 for r in judged_rows if r.met)} sur {len(judged_rows)} mesurées ; "
-        f"{sum(1 for r in rows if r.target.startswith(('≥', '≤')) and r.met is None)} "
+        f"Cibles atteintes : {met} sur {len(judged_rows)} mesurées ; {unmeasured} "
         "cible(s) non mesurable(s) (fonctionnalité non disponible).",
         "",
     ]
@@ -875,8 +909,10 @@ def main() -> int:
         store.cleanup()
     text = render(bench, rows, started)
     print(text)
-    default = "latest.md" if not args.quick and args.backend == "sqlite" else (
-        f"latest-{args.backend}{'-quick' if args.quick else ''}.md"
+    default = (
+        "latest.md"
+        if not args.quick and args.backend == "sqlite"
+        else (f"latest-{args.backend}{'-quick' if args.quick else ''}.md")
     )
     out = Path(args.output) if args.output else RESULTS / default
     out.parent.mkdir(parents=True, exist_ok=True)

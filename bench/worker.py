@@ -182,7 +182,8 @@ def w_record_standalone(side: str, p: dict[str, Any]) -> Result:
         for r in rows:
             cur = conn.cursor()
             cur.execute(
-                sql, (r["actor"], r["action"], r["target_type"], r["target_id"], r["details"], stamp)
+                sql,
+                (r["actor"], r["action"], r["target_type"], r["target_id"], r["details"], stamp),
             )
             conn.commit()
         elapsed = time.perf_counter() - start
@@ -203,9 +204,7 @@ def w_record_tx(side: str, p: dict[str, Any]) -> Result:
     rows = sample_rows(p["n"], offset=p.get("offset", 0))
     variant = p["variant"]
     columns = ("actor", "action", "target_type", "target_id", "details", "created_at")
-    sql = (
-        f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    )
+    sql = f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     if variant == "raw":
         params = [
@@ -397,9 +396,8 @@ def w_schema(side: str, p: dict[str, Any]) -> Result:
 
 
 def w_versions(side: str, p: dict[str, Any]) -> Result:
-    from importlib.metadata import version
-
     import sqlite3
+    from importlib.metadata import version
 
     return {
         "python": sys.version.split()[0],

@@ -8,6 +8,7 @@ binaires, le test est sauté (échoue avec AUDIT_REQUIRE_SERVERS=1).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -160,9 +161,7 @@ class PrivatePostgres(PrivateServer):
         )
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._pg_ctl("-o", options, "-l", str(self.root / "server.log"), "-w", "start")
 
     def crash(self) -> None:
@@ -180,10 +179,8 @@ class PrivatePostgres(PrivateServer):
             conn.execute(f"CREATE DATABASE {self.database} ENCODING 'UTF8' TEMPLATE template0")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # déjà arrêté
             self._pg_ctl("-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass  # déjà arrêté
 
     def env(self) -> dict[str, str]:
         return {
@@ -365,15 +362,14 @@ def test_server_stopped_mid_run_then_restarted(private_server: PrivateServer) ->
 
     # Une transaction coupée entre ses deux écritures : ni l'une ni l'autre ne reste.
     inside: list[BaseException] = []
-    with pytest.raises(Exception) as leaving:
-        with transaction() as tx:
-            record_audit("coupure.lot", target_id="1", tx=tx)
-            private_server.crash()
-            try:
-                record_audit("coupure.lot", target_id="2", tx=tx)
-            except Exception as error:
-                inside.append(error)
-                raise
+    with pytest.raises(Exception) as leaving, transaction() as tx:
+        record_audit("coupure.lot", target_id="1", tx=tx)
+        private_server.crash()
+        try:
+            record_audit("coupure.lot", target_id="2", tx=tx)
+        except Exception as error:
+            inside.append(error)
+            raise
     assert len(inside) == 1
     _qualified(inside[0])
 

@@ -32,10 +32,7 @@ _CANT_OPEN = (
     "Le journal d'audit ne peut pas écrire à côté de sa base SQLite (dossier non "
     "accessible en écriture : SQLite y crée son journal de transaction). " + _NOTHING_WRITTEN
 )
-_IO = (
-    "Erreur d'entrée-sortie du disque pendant l'écriture du journal d'audit. "
-    + _NOTHING_WRITTEN
-)
+_IO = "Erreur d'entrée-sortie du disque pendant l'écriture du journal d'audit. " + _NOTHING_WRITTEN
 
 _SQLITE: dict[str, str] = {
     "SQLITE_READONLY": _READ_ONLY,
