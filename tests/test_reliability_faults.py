@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from core.database import db
@@ -40,7 +40,7 @@ _REQUIRE = os.environ.get("AUDIT_REQUIRE_SERVERS") == "1"
 _IS_ROOT = os.geteuid() == 0
 
 
-def _unavailable(message: str) -> None:
+def _unavailable(message: str) -> NoReturn:
     if _REQUIRE:
         pytest.fail(message)
     pytest.skip(message)
@@ -101,7 +101,11 @@ class PrivateServer:
     def start(self) -> None:
         raise NotImplementedError
 
+    def create_database(self) -> None:
+        raise NotImplementedError
+
     def crash(self) -> None:
+        """Arrêt brutal, sans rien terminer proprement (immediate, SIGKILL)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -111,19 +115,19 @@ class PrivateServer:
         raise NotImplementedError
 
 
-def _owned_dir(user: str, prefix: str) -> tuple[Path, int | None]:
+def _owned_dir(user: str, prefix: str) -> Path:
+    """Un dossier jetable appartenant à l'utilisateur du serveur (initdb refuse root)."""
     path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     if not _IS_ROOT:
-        return path, None
+        return path
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
         shutil.rmtree(path, ignore_errors=True)
         _unavailable(f"L'utilisateur système « {user} » n'existe pas.")
-        raise
     os.chown(path, entry.pw_uid, entry.pw_gid)
     path.chmod(0o750)
-    return path, entry.pw_uid
+    return path
 
 
 class PrivatePostgres(PrivateServer):
@@ -297,9 +301,8 @@ def _make_postgres() -> PrivateServer:
     initdb = found[-1] if found else which
     if initdb is None:
         _unavailable("Binaires PostgreSQL (initdb, pg_ctl) introuvables.")
-        raise AssertionError
     pytest.importorskip("psycopg")
-    root, _uid = _owned_dir("postgres", "forge-audit-faults-pg-")
+    root = _owned_dir("postgres", "forge-audit-faults-pg-")
     try:
         return PrivatePostgres(root, Path(initdb).parent)
     except subprocess.CalledProcessError as error:
@@ -315,9 +318,8 @@ def _make_mariadb() -> PrivateServer:
     install_db = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
     if mariadbd is None or install_db is None:
         _unavailable("Binaires MariaDB (mariadbd, mariadb-install-db) introuvables.")
-        raise AssertionError
     pytest.importorskip("mariadb")
-    root, _uid = _owned_dir("mysql", "forge-audit-faults-mariadb-")
+    root = _owned_dir("mysql", "forge-audit-faults-mariadb-")
     try:
         return PrivateMariaDB(root, mariadbd, install_db)
     except subprocess.CalledProcessError as error:
@@ -333,7 +335,7 @@ def private_server(
     server = _make_postgres() if request.param == "postgres" else _make_mariadb()
     try:
         server.start()
-        server.create_database()  # type: ignore[attr-defined]
+        server.create_database()
         for key in [k for k in os.environ if k.startswith("DB_")]:
             del os.environ[key]
         os.environ.update(server.env())

@@ -17,7 +17,7 @@ from core.database.errors import DatabaseError, DatabaseUnavailableError
 
 __all__ = ["storage_failure"]
 
-_NOTHING_WRITTEN = "L'entrée n'a pas été écrite."
+_NOTHING_WRITTEN = "Rien n'a été écrit."
 
 _READ_ONLY = (
     "Le journal d'audit est en lecture seule : la base refuse toute écriture "
@@ -29,8 +29,8 @@ _FULL = (
     "base) est plein. Libérez de la place. " + _NOTHING_WRITTEN
 )
 _CANT_OPEN = (
-    "Le journal d'audit ne peut pas écrire à côté de sa base SQLite (dossier non "
-    "accessible en écriture : SQLite y crée son journal de transaction). " + _NOTHING_WRITTEN
+    "SQLite ne peut pas ouvrir la base du journal d'audit ou son journal de transaction "
+    "(droits du fichier ou du dossier, chemin devenu inaccessible). " + _NOTHING_WRITTEN
 )
 _IO = "Erreur d'entrée-sortie du disque pendant l'écriture du journal d'audit. " + _NOTHING_WRITTEN
 
