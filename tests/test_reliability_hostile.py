@@ -654,12 +654,8 @@ def test_retention_helpers_refuse_or_count_exactly(
         for row in seeded:
             assert (row["id"] in kept) == (row["created_at"] >= limit)
     # Remet le journal connu pour l'exemple suivant.
-    guarded_reset()
-    seeded[:] = _seed()
-
-
-def guarded_reset() -> None:
     db.execute("DELETE FROM audit_log")
+    seeded[:] = _seed()
 
 
 # --------------------------------------------------------------------------
