@@ -2,12 +2,14 @@
 # Banc comparatif : ce paquet contre forge-mvc-audit 1.0.0rc9 (PyPI), mêmes charges.
 #
 #   bash bench/run.sh [--backend sqlite|postgres|mariadb] [--quick] [--reps N]
+#                     [--only standalone,tx,read,export,purge,seal,web] [--output FICHIER]
 #
 # Construit (une fois, puis met en cache) deux venvs sous bench/.venvs/ :
 #   ours : forge-mvc + backend(s) + ce dépôt installé depuis l'arbre de travail
 #          (non éditable, réinstallé à chaque lancement) ;
 #   ref  : forge-mvc + backend(s) + forge-mvc-audit==1.0.0rc9 de PyPI.
-# Puis lance bench/driver.py, qui écrit bench/results/latest.md (--quick : bench/results/quick.md).
+# Puis lance bench/driver.py, qui écrit bench/results/latest.md (SQLite complet) ou
+# bench/results/latest-<backend>[-quick].md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +24,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --backend) backend=${args[$((i + 1))]:-} ;;
         --backend=*) backend=${args[$i]#--backend=} ;;
         -h | --help)
-            sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
     esac
