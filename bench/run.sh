@@ -24,7 +24,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --backend) backend=${args[$((i + 1))]:-} ;;
         --backend=*) backend=${args[$i]#--backend=} ;;
         -h | --help)
-            sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
     esac
