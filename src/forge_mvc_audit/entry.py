@@ -45,8 +45,8 @@ class AuditEntry:
     @property
     def details_data(self) -> Any:
         """`details` décodé s'il s'agit de JSON (dict ou liste), sinon None."""
-        text = self.details
-        if not text or text[0] not in "{[":
+        text: object = self.details
+        if not isinstance(text, str) or not text or text[0] not in "{[":
             return None
         try:
             return json.loads(text)

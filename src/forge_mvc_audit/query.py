@@ -21,6 +21,7 @@ __all__ = [
     "Filters",
     "build_filters",
     "parse_bound",
+    "sql_stamp",
     "where_clause",
 ]
 
@@ -52,10 +53,24 @@ class Filters:
     before_id: int | None = None
 
 
-def _to_utc_naive(value: datetime) -> datetime:
+def _to_utc_naive(value: datetime, field: str) -> datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise AuditError(
+                f"{field} sort du calendrier une fois ramené en UTC : {value}."
+            ) from None
     return value.replace(microsecond=0)
+
+
+def sql_stamp(value: datetime) -> str:
+    """L'horodatage au format du journal, l'année toujours sur quatre chiffres.
+
+    `strftime("%Y")` écrit « 999 » pour l'an 999 : comparée en texte, la borne
+    passerait après « 2026-… » et la période serait faussée.
+    """
+    return f"{value.year:04d}-{value:%m-%d %H:%M:%S}"
 
 
 def parse_bound(value: object, field: str) -> tuple[datetime, bool] | None:
@@ -67,7 +82,7 @@ def parse_bound(value: object, field: str) -> tuple[datetime, bool] | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return _to_utc_naive(value), False
+        return _to_utc_naive(value, field), False
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -78,7 +93,8 @@ def parse_bound(value: object, field: str) -> tuple[datetime, bool] | None:
             except ValueError:
                 continue
             # strptime accepte « 2026-1-5 » : on exige la forme écrite exacte.
-            if parsed.strftime(fmt) == text:
+            written = sql_stamp(parsed)
+            if (written[:10] if whole_day else written) == text:
                 return parsed, whole_day
         raise AuditError(f"{field} illisible : {value!r} ; {_ACCEPTED_FORMS}.")
     raise AuditError(f"{field} doit être un datetime ou une chaîne, pas {type(value).__name__}.")
@@ -90,16 +106,16 @@ def _period(since: object, until: object) -> tuple[str | None, str | None]:
     high = parse_bound(until, "until")
     if low is not None and high is not None and low[0] > high[0]:
         raise AuditError(
-            f"Période inversée : since ({low[0]:{TIMESTAMP_FORMAT}}) est après "
-            f"until ({high[0]:{TIMESTAMP_FORMAT}}) ; aucune entrée ne pourrait y figurer."
+            f"Période inversée : since ({sql_stamp(low[0])}) est après "
+            f"until ({sql_stamp(high[0])}) ; aucune entrée ne pourrait y figurer."
         )
-    since_sql = None if low is None else low[0].strftime(TIMESTAMP_FORMAT)
+    since_sql = None if low is None else sql_stamp(low[0])
     until_sql = None
     if high is not None:
         # `until` inclut sa journée entière (date seule) ou sa seconde entière.
         step = timedelta(days=1) if high[1] else timedelta(seconds=1)
         try:
-            until_sql = (high[0] + step).strftime(TIMESTAMP_FORMAT)
+            until_sql = sql_stamp(high[0] + step)
         except OverflowError:
             until_sql = None  # au-delà de l'an 9999 : rien n'est plus récent
     return since_sql, until_sql

@@ -13,6 +13,7 @@ from core.database.backend import get_backend
 from core.database.transaction import Transaction
 
 from forge_mvc_audit import details as details_module
+from forge_mvc_audit._failures import storage_failure
 from forge_mvc_audit._values import check_text, optional_text
 from forge_mvc_audit.context import check_ip, check_request_id
 from forge_mvc_audit.context import get_current as get_context
@@ -79,17 +80,25 @@ def _missing_table(error: Exception) -> NoReturn:
 
 
 def _translate(error: Exception) -> None:
-    """Lève une `AuditError` claire si `error` dit « table absente », sinon ne fait rien."""
+    """Relève `error` sous une forme claire quand on sait la nommer, sinon ne fait rien.
+
+    Table absente : `AuditError` ; support en lecture seule ou plein : la
+    `DatabaseError` de Forge avec un message en français.
+    """
     try:
         undefined = bool(get_backend().is_undefined_table_error(error))
     except Exception:
         undefined = False
     if undefined:
         _missing_table(error)
+    failure = storage_failure(error)
+    if failure is not None:
+        raise failure from error
 
 
 def run_db[T](call: Callable[[], T]) -> T:
-    """Exécute `call`, en traduisant « table absente » en `AuditError` claire."""
+    """Exécute `call`, en traduisant « table absente » (`AuditError`) et les pannes
+    durables du stockage (`DatabaseError` de Forge) en messages clairs."""
     try:
         return call()
     except Exception as error:

@@ -101,9 +101,11 @@ def dialect_for(backend: str) -> Dialect:
     Ne résout pas le backend actif et n'ouvre aucune connexion : seule la
     classe du backend est chargée.
     """
+    if not isinstance(backend, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise AuditError(f"Le backend se nomme par une chaîne, pas {type(backend).__name__}.")
     if backend not in BACKENDS:
         raise AuditError(
-            f"Backend inconnu : {backend!r}. Backends pris en charge : {', '.join(BACKENDS)}."
+            f"Backend inconnu : {backend[:40]!r}. Backends pris en charge : {', '.join(BACKENDS)}."
         )
     for ep in entry_points(group="forge_mvc.db_backend"):
         if ep.name == backend:

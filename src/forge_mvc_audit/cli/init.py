@@ -13,6 +13,8 @@ from pathlib import Path
 
 from cli._support.optin_migrations import STATUS_ERROR, init_optin_migrations
 
+from forge_mvc_audit.cli import shown
+
 _USAGE = """\
 Usage:
   forge audit:init
@@ -33,6 +35,9 @@ def main(args: list[str]) -> int:
         print(_USAGE)
         return 0
     if args:
-        print(f"{STATUS_ERROR} Argument inattendu : {args[0]} (audit:init ne prend pas d'option).")
+        print(
+            f"{STATUS_ERROR} Argument inattendu : {shown(args[0])} "
+            "(audit:init ne prend pas d'option)."
+        )
         return 2
     return init_optin_migrations("forge_mvc_audit", "Audit", Path.cwd())
