@@ -44,6 +44,7 @@ from forge_mvc_audit import (
     record_audit,
 )
 from forge_mvc_audit.commands import COMMANDS
+from forge_mvc_audit.details import encode_details
 
 PROFILE = "forge-audit-hostile"
 settings.register_profile(
@@ -292,6 +293,14 @@ def _as_written(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _details_as_written(value: object) -> object:
+    """Un texte est gardé tel quel ; un dict ou une liste part en JSON canonique masqué
+    (encodeur testé à part dans test_details) : ici, l'aller-retour par la base."""
+    if value is None or isinstance(value, str):
+        return value
+    return encode_details(value)
+
+
 clean_action = st.one_of(
     clean_text.filter(lambda t: bool(t.strip())),  # pyright: ignore[reportUnknownLambdaType, reportUnknownMemberType, reportUnknownArgumentType]
     st.sampled_from(["note.modifiee", "'; DROP TABLE audit_log; --", "😀" * 95, "a" * 191]),
@@ -347,7 +356,7 @@ def test_record_audit_round_trips_or_refuses_before_writing(
             actor,
             target_type,
             _as_written(target_id),
-            details,
+            _details_as_written(details),
         )
         # Les filtres retrouvent la ligne à l'identique (casse, accents, espaces).
         found = get_audit_log(
@@ -406,7 +415,7 @@ def test_record_audit_many_all_or_nothing(guarded: Backend, batch: Any) -> None:
                     item.get("actor"),
                     item.get("target_type"),
                     _as_written(item.get("target_id")),
-                    item.get("details"),
+                    _details_as_written(item.get("details")),
                 )
                 for item in batch
             ),

@@ -159,9 +159,11 @@ def record_audit_many(
     d'INSERT multi-lignes que le backend l'admet, dans la transaction `tx`
     donnée ou dans une transaction ouverte pour l'occasion.
     """
-    if isinstance(entries, (str, bytes, Mapping)):
+    given: object = entries  # l'annotation ne protège pas d'un appelant non typé
+    if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
         raise AuditError(
-            "record_audit_many attend une liste d'entrées (des dicts), pas une entrée seule."
+            "record_audit_many attend une liste d'entrées (des dicts), "
+            f"pas {type(given).__name__}."
         )
     params = _prepare_all(entries)
     if not params:
