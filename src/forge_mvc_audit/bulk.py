@@ -159,12 +159,10 @@ def record_audit_many(
     d'INSERT multi-lignes que le backend l'admet, dans la transaction `tx`
     donnée ou dans une transaction ouverte pour l'occasion.
     """
-    given: object = entries  # l'annotation ne protège pas d'un appelant non typé
+    given = cast(object, entries)  # l'annotation ne protège pas d'un appelant non typé
+    kind = type(given).__name__
     if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
-        raise AuditError(
-            "record_audit_many attend une liste d'entrées (des dicts), "
-            f"pas {type(given).__name__}."
-        )
+        raise AuditError(f"record_audit_many attend une liste d'entrées (des dicts), pas {kind}.")
     params = _prepare_all(entries)
     if not params:
         return 0
