@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.export import (
+    AUDIT_EXPORT_COLUMNS,
+    DEFAULT_BATCH_SIZE,
+    EXPORT_FORMATS,
+    entry_to_row,
+    iter_audit_rows,
+    write_audit_export,
+)
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
 
@@ -39,13 +47,19 @@ CREATE TABLE IF NOT EXISTS audit_log (
 """
 
 __all__ = [
+    "AUDIT_EXPORT_COLUMNS",
     "CREATE_TABLE_SQL",
+    "DEFAULT_BATCH_SIZE",
+    "EXPORT_FORMATS",
     "MAX_LIMIT",
     "TABLE_NAME",
     "AuditEntry",
     "AuditError",
     "count_audit",
     "create_table_sql",
+    "entry_to_row",
     "get_audit_log",
+    "iter_audit_rows",
     "record_audit",
+    "write_audit_export",
 ]

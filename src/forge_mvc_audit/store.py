@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
-from core.database.transaction import Transaction
+from core.database.transaction import Transaction, transaction
 
 from forge_mvc_audit._values import MAX_DETAILS_BYTES, check_text, optional_text
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
@@ -23,6 +23,8 @@ __all__ = [
     "INSERT_SQL",
     "MAX_LIMIT",
     "count_audit",
+    "fetch_page",
+    "fetch_values",
     "get_audit_log",
     "record_audit",
     "run_db",
@@ -46,7 +48,6 @@ INSERT_SQL = (
     f"INSERT INTO {TABLE_NAME} ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
-_SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
 
 # (seconde, texte) : une seule affectation, donc lisible sans verrou.
 _clock: tuple[int, str] = (-1, "")
@@ -189,7 +190,7 @@ def get_audit_log(
     `limit` est plafonné à `MAX_LIMIT` ; `before_id` ne garde que les entrées
     plus anciennes que cet identifiant (pagination par curseur).
     """
-    rows = _fetch_page(
+    rows = fetch_page(
         _limit(limit),
         build_filters(
             actor=actor,
@@ -206,13 +207,53 @@ def get_audit_log(
     return [entry_from_row(row) for row in rows]
 
 
-def _fetch_page(limit: int, filters: Filters, db: Any) -> list[dict[str, Any]]:
-    handle: Any = forge_db if db is None else db
+def _page_query(
+    limit: int, filters: Filters, columns: tuple[str, ...]
+) -> tuple[str, list[object]]:
+    # `columns` vient toujours d'une constante du paquet, jamais d'un appelant.
     where, params = where_clause(filters)
-    sql = f"{_SELECT}{where} ORDER BY id DESC{get_backend().dialect.limit_clause()}"
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {TABLE_NAME}{where} "
+        f"ORDER BY id DESC{get_backend().dialect.limit_clause()}"
+    )
     params.append(limit)
+    return sql, params
+
+
+def fetch_page(limit: int, filters: Filters, db: Any = None) -> list[dict[str, Any]]:
+    """Une page de lignes-dict (`ENTRY_COLUMNS`), id décroissant, sans plafond `MAX_LIMIT`."""
+    handle: Any = forge_db if db is None else db
+    sql, params = _page_query(limit, filters, ENTRY_COLUMNS)
     rows: list[dict[str, Any]] = run_db(lambda: handle.fetch_all(sql, params))
     return rows
+
+
+def fetch_values(
+    limit: int, filters: Filters, columns: tuple[str, ...], db: Any = None
+) -> list[tuple[Any, ...]]:
+    """Comme `fetch_page`, mais chaque ligne en tuple, dans l'ordre de `columns`.
+
+    Pour l'export, qui lit tout le journal : le tuple du pilote évite la
+    construction d'un dict par ligne. La lecture passe par une transaction
+    Forge (son curseur rend des tuples), courte : un lot, pas l'export entier,
+    pour ne jamais bloquer les écritures de l'application pendant un long export.
+    """
+    sql, params = _page_query(limit, filters, columns)
+    if db is not None:
+        rows: list[dict[str, Any]] = run_db(lambda: db.fetch_all(sql, params))
+        return [tuple(row[column] for column in columns) for row in rows]
+
+    def read() -> list[tuple[Any, ...]]:
+        with transaction() as tx:
+            cursor = tx.cursor()
+            try:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+                return rows
+            finally:
+                cursor.close()
+
+    return run_db(read)
 
 
 def count_audit(
