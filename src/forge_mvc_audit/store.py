@@ -207,9 +207,7 @@ def get_audit_log(
     return [entry_from_row(row) for row in rows]
 
 
-def _page_query(
-    limit: int, filters: Filters, columns: tuple[str, ...]
-) -> tuple[str, list[object]]:
+def _page_query(limit: int, filters: Filters, columns: tuple[str, ...]) -> tuple[str, list[object]]:
     # `columns` vient toujours d'une constante du paquet, jamais d'un appelant.
     where, params = where_clause(filters)
     sql = (

@@ -165,13 +165,8 @@ def filters_from(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def wants_help(args: Sequence[str]) -> bool:
-    """`-h` ou `--help` parmi les arguments (avant un éventuel `--`)."""
-    for arg in args:
-        if arg == "--":
-            return False
-        if arg in ("-h", "--help"):
-            return True
-    return False
+    """`-h` ou `--help` parmi les arguments : la même règle que le dispatch de Forge."""
+    return any(arg in ("-h", "--help") for arg in args)
 
 
 def _one_line(error: BaseException) -> str:

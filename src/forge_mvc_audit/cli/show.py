@@ -114,35 +114,37 @@ def fit_widths(natural: list[int], flexible: list[bool], available: int) -> list
     """Largeurs de colonnes tenant dans `available` : les plus larges rétrécissent d'abord.
 
     Les colonnes fixes gardent leur largeur ; les autres sont ramenées à un
-    même plafond, le plus haut possible, sans descendre sous `_MIN_WIDTH`.
+    même plafond, le plus haut possible, sans descendre sous `_MIN_WIDTH`
+    tant que le terminal le permet.
     """
     if sum(natural) <= available:
         return list(natural)
+    count = range(len(natural))
 
-    def width(index: int, cap: int) -> int:
-        if not flexible[index]:
-            return natural[index]
-        return min(natural[index], max(cap, _MIN_WIDTH))
+    def widths(cap: int, floor: int) -> list[int]:
+        return [min(natural[i], max(cap, floor)) if flexible[i] else natural[i] for i in count]
 
-    def total(cap: int) -> int:
-        return sum(width(i, cap) for i in range(len(natural)))
-
+    # Le plus grand plancher qui tient ; si rien ne tient, le terminal repliera
+    # les lignes, autant garder des cellules lisibles.
+    floor = next(
+        (f for f in range(_MIN_WIDTH, 0, -1) if sum(widths(0, f)) <= available), _MIN_WIDTH
+    )
     low, high = 0, max(natural)
     while low < high:  # le plus grand plafond qui tient
         middle = (low + high + 1) // 2
-        if total(middle) <= available:
+        if sum(widths(middle, floor)) <= available:
             low = middle
         else:
             high = middle - 1
-    widths = [width(i, low) for i in range(len(natural))]
-    spare = available - sum(widths)
-    for i in range(len(widths)):
+    result = widths(low, floor)
+    spare = available - sum(result)
+    for i in count:
         if spare <= 0:
             break
-        if flexible[i] and widths[i] < natural[i]:
-            widths[i] += 1
+        if flexible[i] and result[i] < natural[i]:
+            result[i] += 1
             spare -= 1
-    return widths
+    return result
 
 
 def render_table(entries: list[AuditEntry], width: int) -> list[str]:
