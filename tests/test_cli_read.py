@@ -546,3 +546,75 @@ def test_real_forge_export_killed_midway_leaves_no_file(audit_db: Backend, tmp_p
     assert errors == ["[ERREUR] Export interrompu ; aucun fichier écrit."], err
     assert "Traceback" not in err and out == ""
     assert sorted(p.name for p in project.iterdir()) == ["config.py", "env"]
+
+
+@pytest.mark.fast
+def test_progress_shows_count_and_rate_at_most_twice_a_second() -> None:
+    ticks = iter([100.0, 100.2, 100.6, 100.7, 101.2])
+    stream = io.StringIO()
+    progress = export_cli._Progress(stream, clock=lambda: next(ticks))  # pyright: ignore[reportPrivateUsage]
+    progress(1000)  # 0,2 s : trop tôt
+    assert stream.getvalue() == ""
+    progress(3000)  # 0,6 s
+    progress(3500)  # 0,7 s : trop tôt
+    progress(12000)  # 1,2 s
+    progress.clear()
+    assert stream.getvalue() == (
+        "\r[INFO] 3 000 entrées… (5 000/s)\r[INFO] 12 000 entrées… (10 000/s)\r\x1b[K"
+    )
+
+
+def test_export_dash_means_stdout(cli: Any) -> None:
+    record_audit("un", actor="-moins")
+    result = cli("export", "--output", "-", "--actor=-moins")
+    assert result.code == 0
+    assert result.out == _reference("csv", actor="-moins")
+    assert "'-moins" in result.out
+
+
+@pytest.mark.fast
+def test_real_forge_export_to_a_terminal_is_escaped(tmp_path: Path) -> None:
+    """Sur un terminal, même l'export ne laisse rien passer de brut ; dans un tube, si."""
+    import pty
+
+    path = tmp_path / "audit.db"
+    connection = sqlite3.connect(path)
+    for _, content in _sqlite_migrations():
+        connection.executescript(content)
+    connection.execute(
+        "INSERT INTO audit_log (action, actor, details) VALUES (?, ?, ?)",
+        ("x", "evil\x1b[2J", "l1\nl2\x9b\u202e"),
+    )
+    connection.commit()
+    connection.close()
+    project = _project(
+        tmp_path / "projet", Backend("sqlite", {"DB_BACKEND": "sqlite", "DB_NAME": str(path)})
+    )
+    for fmt in ("csv", "jsonl"):
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [FORGE, "audit:export", "--format", fmt],
+            cwd=project,
+            env=_forge_env(),
+            stdout=follower,
+            stderr=subprocess.PIPE,
+        )
+        os.close(follower)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO : le processus a fermé le terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+        os.close(leader)
+        shown = b"".join(chunks).decode("utf-8")
+        assert process.returncode == 0
+        assert "evil\\x1b[2J" in shown or "evil\\u001b[2J" in shown, shown
+        for raw in ("\x1b", "\x9b", "\u202e"):
+            assert raw not in shown
+    piped = forge(project, "audit:export")
+    assert "evil\x1b[2J" in piped.stdout  # dans un tube : la valeur exacte

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["display_width", "json_safe", "terminal_text", "truncate"]
+__all__ = ["display_width", "json_safe", "terminal_lines", "terminal_text", "truncate"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -42,6 +42,11 @@ def terminal_text(text: str) -> str:
         else:
             parts.append(f"\\U{code:08x}")
     return "".join(parts)
+
+
+def terminal_lines(text: str) -> str:
+    """Comme `terminal_text`, mais les fins de ligne (LF, CRLF) restent des fins de ligne."""
+    return "\n".join(terminal_text(line) for line in text.replace("\r\n", "\n").split("\n"))
 
 
 def json_safe(line: str) -> str:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from forge_mvc_audit._safe_text import json_safe
 from forge_mvc_audit.entry import AuditEntry, format_timestamp
@@ -26,6 +26,7 @@ __all__ = [
     "AUDIT_EXPORT_COLUMNS",
     "DEFAULT_BATCH_SIZE",
     "EXPORT_FORMATS",
+    "TextSink",
     "entry_to_row",
     "iter_audit_rows",
     "jsonl_line",
@@ -60,6 +61,12 @@ EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 _FORMULA_START = frozenset("=+-@\t\r'＝＋－＠")
 
 _JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+class TextSink(Protocol):
+    """Ce qui reçoit un export : un fichier texte, `sys.stdout`, un `io.StringIO`..."""
+
+    def write(self, text: str, /) -> object: ...
 
 
 def entry_to_row(entry: AuditEntry) -> dict[str, Any]:
@@ -166,7 +173,7 @@ def neutralize_cell(value: str) -> str:
 
 
 def _write_csv(
-    out: TextIO, batches: Iterable[list[tuple[Any, ...]]], progress: Callable[[int], None] | None
+    out: TextSink, batches: Iterable[list[tuple[Any, ...]]], progress: Callable[[int], None] | None
 ) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(AUDIT_EXPORT_COLUMNS)
@@ -179,7 +186,7 @@ def _write_csv(
         # d'un export de millions de lignes, et l'appel par cellule en doublait
         # le coût (mesuré). None s'écrit "" : le module csv s'en charge.
         for id_, at, actor, action, ttype, tid, details, request_id, ip in batch:
-            if at.__class__ is not str or len(at) != 19:
+            if at.__class__ is not str or len(at) != 19 or at[10] != " ":
                 at = format_timestamp(at)
             append(
                 (
@@ -207,7 +214,7 @@ def jsonl_line(row: Mapping[str, Any]) -> str:
 
 
 def _write_jsonl(
-    out: TextIO, batches: Iterable[list[tuple[Any, ...]]], progress: Callable[[int], None] | None
+    out: TextSink, batches: Iterable[list[tuple[Any, ...]]], progress: Callable[[int], None] | None
 ) -> int:
     count = 0
     for batch in batches:
@@ -219,7 +226,7 @@ def _write_jsonl(
 
 
 def write_audit_export(
-    out: TextIO,
+    out: TextSink,
     *,
     format: str = "csv",
     actor: str | None = None,

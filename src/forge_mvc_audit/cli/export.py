@@ -23,7 +23,7 @@ from typing import TextIO
 
 from core.database.backend import get_backend
 
-from forge_mvc_audit._safe_text import terminal_text
+from forge_mvc_audit._safe_text import terminal_lines, terminal_text
 from forge_mvc_audit.cli._options import (
     ERROR,
     INFO,
@@ -35,7 +35,7 @@ from forge_mvc_audit.cli._options import (
     wants_help,
 )
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.export import EXPORT_FORMATS, write_audit_export
+from forge_mvc_audit.export import EXPORT_FORMATS, TextSink, write_audit_export
 from forge_mvc_audit.query import build_filters
 
 __all__ = ["main"]
@@ -57,9 +57,11 @@ Format :
                         un retour chariot ou une apostrophe reçoit une
                         apostrophe en tête (injection de formules, OWASP).
                         jsonl : un objet JSON par ligne.
-  --output FICHIER      Fichier à écrire (défaut : la sortie standard). Écrit
-                        sous un nom temporaire du même dossier puis renommé à
-                        la fin : un export interrompu ne laisse aucun fichier.
+  --output FICHIER      Fichier à écrire (défaut, ou « - » : la sortie
+                        standard). Écrit sous un nom temporaire du même
+                        dossier puis renommé à la fin : un export interrompu
+                        ne laisse aucun fichier. Créé lisible par vous seul
+                        (0600) : le journal contient des données personnelles.
 
 Filtres (combinés par ET) :
   --actor ACTEUR        Entrées de cet acteur (valeur exacte).
@@ -111,14 +113,15 @@ def _entries(count: int) -> str:
 class _Progress:
     """Compteur et débit sur stderr, au plus deux fois par seconde, si c'est un terminal."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
-        self.start = time.monotonic()
+        self.clock = clock
+        self.start = clock()
         self.next_at = self.start + 0.5
         self.shown = False
 
     def __call__(self, count: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now < self.next_at:
             return
         self.next_at = now + 0.5
@@ -156,7 +159,7 @@ def _check_target(path: Path) -> None:
             raise AuditError(f"--output désigne la base SQLite elle-même ({path}) : refusé.")
 
 
-def _write_atomically(path: Path, write: Callable[[TextIO], int]) -> int:
+def _write_atomically(path: Path, write: Callable[[TextSink], int]) -> int:
     """`write` dans un fichier temporaire voisin, renommé en `path` s'il réussit."""
     _check_target(path)
     try:
@@ -180,11 +183,27 @@ def _write_atomically(path: Path, write: Callable[[TextIO], int]) -> int:
     return count
 
 
-def _stdout() -> TextIO:
+class _TerminalSink:
+    """La sortie standard quand c'est un terminal : rien n'y part brut (ESC, C1, U+202E...).
+
+    Dans un fichier ou un tube, les données restent exactes ; à l'écran, un
+    caractère de contrôle enregistré dans le journal est montré échappé.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str, /) -> int:
+        return self.stream.write(terminal_lines(text))
+
+
+def _stdout() -> TextSink:
     stream = sys.stdout
     if isinstance(stream, io.TextIOWrapper):
         # Les fins de ligne CRLF du CSV passent telles quelles, en UTF-8 partout.
         stream.reconfigure(encoding="utf-8", newline="")
+    if sys.stdout.isatty():
+        return _TerminalSink(sys.stdout)
     return sys.stdout
 
 
@@ -197,7 +216,7 @@ def _export(args: list[str]) -> int:
     build_filters(**filters)  # période inversée : refusée avant de créer quoi que ce soit
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
 
-    def write(stream: TextIO) -> int:
+    def write(stream: TextSink) -> int:
         try:
             return write_audit_export(
                 stream, format=options.format, batch_size=_BATCH_SIZE, progress=progress, **filters
@@ -206,6 +225,8 @@ def _export(args: list[str]) -> int:
             if progress is not None:
                 progress.clear()
 
+    if options.output == "-":
+        options.output = None
     try:
         with _sigterm_as_exception():
             if options.output is None:
