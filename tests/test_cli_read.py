@@ -95,6 +95,23 @@ def test_show_pages_through_everything_with_the_printed_command(cli: Any) -> Non
     assert seen == wanted
 
 
+@pytest.mark.parametrize("actor", ["l'élève \\ x", "evil\x1b[2J\n\u202e", "-tiret"])
+def test_next_page_command_replays_exactly_in_a_shell(cli: Any, actor: str) -> None:
+    for i in range(3):
+        record_audit(f"a{i}", actor=actor)
+    record_audit("autre", actor="autre")
+    first = cli("show", f"--actor={actor}", "--limit", "2")
+    footer = first.out.splitlines()[-1]
+    assert "\x1b" not in footer and "\u202e" not in footer
+    command = footer.split("Page suivante : ", 1)[1]
+    parsed = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {command}"], capture_output=True, text=True, check=True
+    ).stdout.split("\0")[:-1]
+    assert parsed[:2] == ["forge", "audit:show"]
+    second = cli("show", *parsed[2:], "--json")
+    assert [json.loads(line)["action"] for line in second.out.splitlines()] == ["a0"]
+
+
 def test_show_json_is_pure_json_lines_on_stdout(cli: Any) -> None:
     insert_rows([{"actor": "a", "request_id": "req-9", "ip": "10.0.0.1", "details": '{"x": 1}'}])
     record_audit("b", actor="é\x1b[2J", details="l1\nl2\u202e")

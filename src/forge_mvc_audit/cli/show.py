@@ -191,7 +191,7 @@ def _next_page(options: argparse.Namespace, last_id: int) -> str:
         ("--until", options.until),
     ):
         if value is not None:
-            quoted = shlex.quote(value)
+            quoted = _shell_quote(value)
             # « --actor -x » serait lu comme deux options : la forme = lève le doute.
             parts.append(f"{flag}={quoted}" if value.startswith("-") else f"{flag} {quoted}")
     if options.limit != DEFAULT_LIMIT:
@@ -199,7 +199,19 @@ def _next_page(options: argparse.Namespace, last_id: int) -> str:
     if options.json:
         parts.append("--json")
     parts.append(f"--before-id {last_id}")
-    return terminal_text(" ".join(parts))
+    return " ".join(parts)
+
+
+def _shell_quote(value: str) -> str:
+    """`value` pour un shell POSIX, sans jamais un caractère de contrôle brut.
+
+    Une valeur non imprimable passe en citation ANSI-C de bash ($'...'), où
+    les échappements de `terminal_text` gardent leur sens : la commande
+    affichée, recopiée, filtre exactement la même valeur.
+    """
+    if value.isprintable():
+        return shlex.quote(value)
+    return "$'" + terminal_text(value.replace("\\", "\\\\").replace("'", "\\'")) + "'"
 
 
 def _show(args: list[str]) -> int:
