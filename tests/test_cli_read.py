@@ -406,6 +406,39 @@ def forge(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _read_terminal(leader: int) -> str:
+    """Tout ce qu'un processus a écrit sur le pseudo-terminal, jusqu'à sa fermeture."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO : le processus a fermé le terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _sqlite_journal(path: Path, rows: int, **first: str) -> Backend:
+    """Un journal SQLite hors du banc : `rows` entrées, la première avec les champs `first`."""
+    connection = sqlite3.connect(path)
+    folder = Path(__file__).resolve().parent.parent / "migrations" / "sqlite"
+    for migration in sorted(folder.glob("*.sql")):
+        connection.executescript(migration.read_text())
+    values = [{"action": "x", "target_id": str(i)} for i in range(rows)]
+    values[0].update(first)
+    for row in values:
+        connection.execute(
+            f"INSERT INTO audit_log ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+    connection.commit()
+    connection.close()
+    return Backend("sqlite", {"DB_BACKEND": "sqlite", "DB_NAME": str(path)})
+
+
 def test_real_forge_show_and_export(audit_db: Backend, tmp_path: Path) -> None:
     project = _project(tmp_path / "projet", audit_db)
     _seed_varied()
@@ -476,31 +509,18 @@ def test_real_forge_bad_arguments(tmp_path: Path, args: list[str], code: int, me
 @pytest.mark.fast
 def test_real_forge_export_fails_cleanly_on_a_locked_database(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
-    connection = sqlite3.connect(path)
-    for _, content in _sqlite_migrations():
-        connection.executescript(content)
-    connection.execute("INSERT INTO audit_log (action) VALUES ('x')")
-    connection.commit()
-    project = _project(
-        tmp_path / "projet",
-        Backend("sqlite", {"DB_BACKEND": "sqlite", "DB_NAME": str(path)}),
-        DB_POOL_TIMEOUT="0.2",
-    )
+    project = _project(tmp_path / "projet", _sqlite_journal(path, 1), DB_POOL_TIMEOUT="0.2")
+    connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("BEGIN EXCLUSIVE")  # aucune lecture possible
     try:
         result = forge(project, "audit:export", "--output", "audit.csv")
     finally:
-        connection.rollback()
+        connection.execute("ROLLBACK")
         connection.close()
     assert result.returncode == 1
     assert result.stderr.startswith("[ERREUR] ") and "locked" in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in (tmp_path / "projet").iterdir()) == ["config.py", "env"]
-
-
-def _sqlite_migrations() -> list[tuple[str, str]]:
-    folder = Path(__file__).resolve().parent.parent / "migrations" / "sqlite"
-    return [(p.name, p.read_text()) for p in sorted(folder.glob("*.sql"))]
 
 
 @contextmanager
@@ -594,19 +614,10 @@ def test_real_forge_export_to_a_terminal_is_escaped(tmp_path: Path) -> None:
     """Sur un terminal, même l'export ne laisse rien passer de brut ; dans un tube, si."""
     import pty
 
-    path = tmp_path / "audit.db"
-    connection = sqlite3.connect(path)
-    for _, content in _sqlite_migrations():
-        connection.executescript(content)
-    connection.execute(
-        "INSERT INTO audit_log (action, actor, details) VALUES (?, ?, ?)",
-        ("x", "evil\x1b[2J", "l1\nl2\x9b\u202e"),
+    backend = _sqlite_journal(
+        tmp_path / "audit.db", 1, actor="evil\x1b[2J", details="l1\nl2\x9b\u202e"
     )
-    connection.commit()
-    connection.close()
-    project = _project(
-        tmp_path / "projet", Backend("sqlite", {"DB_BACKEND": "sqlite", "DB_NAME": str(path)})
-    )
+    project = _project(tmp_path / "projet", backend)
     for fmt in ("csv", "jsonl"):
         leader, follower = pty.openpty()
         process = subprocess.Popen(
@@ -617,21 +628,42 @@ def test_real_forge_export_to_a_terminal_is_escaped(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
         )
         os.close(follower)
-        chunks: list[bytes] = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO : le processus a fermé le terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        shown = _read_terminal(leader)
         process.wait(timeout=60)
-        os.close(leader)
-        shown = b"".join(chunks).decode("utf-8")
         assert process.returncode == 0
         assert "evil\\x1b[2J" in shown or "evil\\u001b[2J" in shown, shown
         for raw in ("\x1b", "\x9b", "\u202e"):
             assert raw not in shown
     piped = forge(project, "audit:export")
     assert "evil\x1b[2J" in piped.stdout  # dans un tube : la valeur exacte
+
+
+@pytest.mark.fast
+def test_real_forge_export_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    """stderr sur un terminal : compteur et débit, effacés à la fin ; le fichier est complet."""
+    import pty
+
+    backend = _sqlite_journal(tmp_path / "audit.db", 2500)
+    project = _project(tmp_path / "projet", backend, DB_POOL_TIMEOUT="60")
+    leader, follower = pty.openpty()
+    with _table_locked(backend):  # le premier lot attend : la progression a le temps de paraître
+        process = subprocess.Popen(
+            [FORGE, "audit:export", "--output", "audit.csv"],
+            cwd=project,
+            env=_forge_env(),
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+        )
+        os.close(follower)
+        deadline = time.monotonic() + 60
+        while not _leftovers(project) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.8)
+    out, _ = process.communicate(timeout=60)
+    shown = _read_terminal(leader)
+    assert process.returncode == 0, shown
+    assert out == "[OK] 2500 entrées exportées vers audit.csv\n"
+    assert "\r[INFO] 1 000 entrées… (" in shown and "/s)" in shown
+    assert shown.endswith("\r\x1b[K")
+    assert len((project / "audit.csv").read_text().splitlines()) == 2501

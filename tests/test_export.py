@@ -305,3 +305,27 @@ def test_injection_payloads_in_every_export_filter_change_nothing(
     assert count_audit() == 3
     record_audit(payload, actor=payload)
     assert [row["actor"] for row in iter_audit_rows(actor=payload)] == [payload]
+
+
+def test_jsonl_export_is_exactly_jsonl_line_of_each_row(audit_db: Backend) -> None:
+    """L'export JSONL compose ses lignes à la main : elles doivent être celles de jsonl_line."""
+    values = ['"\\/\b\f\n\r\t', "\x00\x1f\x7f\x9f\u2028\u00a0", "😀𝄞", "", "é" * 150]
+    insert_rows(
+        {
+            "actor": value,
+            "action": value or "vide",
+            "target_type": value,
+            "target_id": value,
+            "details": value * 3,
+            "request_id": value[:64],
+            "ip": value[:45],
+            "created_at": "2026-03-04 05:06:07",
+        }
+        for value in values
+        if "\x00" not in value or audit_db.name != "postgres"  # NUL : refusé par PostgreSQL
+    )
+    record_audit("sans rien")
+    buffer = io.StringIO()
+    write_audit_export(buffer, format="jsonl", batch_size=2)
+    expected = "".join(jsonl_line(row) + "\n" for row in iter_audit_rows())
+    assert buffer.getvalue() == expected

@@ -214,7 +214,11 @@ def _export(args: list[str]) -> int:
     options = _parser().parse_args(args)
     filters = filters_from(options)
     build_filters(**filters)  # période inversée : refusée avant de créer quoi que ce soit
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    if options.output == "-":
+        options.output = None
+    # Les données à l'écran montrent déjà l'avancement : pas de compteur par-dessus.
+    on_screen = options.output is None and sys.stdout.isatty()
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not on_screen else None
 
     def write(stream: TextSink) -> int:
         try:
@@ -225,8 +229,6 @@ def _export(args: list[str]) -> int:
             if progress is not None:
                 progress.clear()
 
-    if options.output == "-":
-        options.output = None
     try:
         with _sigterm_as_exception():
             if options.output is None:
