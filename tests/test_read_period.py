@@ -269,3 +269,44 @@ def test_bad_cursor_is_refused(before_id: object) -> None:
     for read in (get_audit_log, count_audit, iter_audit_rows):
         with pytest.raises(AuditError, match="before_id"):
             read(before_id=before_id)  # type: ignore[operator]
+
+
+# Le curseur de l'export (id < ?) s'ajoute à chaque filtre : l'index doit tenir.
+CURSOR_PLANS = [
+    ({"actor": "user3", "before_id": 1500}, "idx_audit_log_actor"),
+    ({"action": "action3", "before_id": 1500}, "idx_audit_log_action"),
+    ({"target_type": "type3", "target_id": "5", "before_id": 1500}, "idx_audit_log_target"),
+    ({"request_id": "r-1", "before_id": 1500}, "idx_audit_log_request"),
+    ({"actor": "user3", "since": "2026-03-01", "until": "2026-03-31", "before_id": 900}, "idx_"),
+]
+
+
+def test_cursor_pages_stay_indexed(audit_db: Backend) -> None:
+    from core.database import db
+
+    from forge_mvc_audit.query import build_filters, where_clause
+    from test_schema import _plan  # pyright: ignore[reportPrivateUsage]
+
+    insert_rows(
+        {
+            "actor": f"user{i % 97}",
+            "action": f"action{i % 61}",
+            "target_type": f"type{i % 53}",
+            "target_id": str(i % 211),
+            "created_at": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00",
+            "request_id": f"r-{i % 700}",
+        }
+        for i in range(3000)
+    )
+    db.execute(
+        {"mariadb": "ANALYZE TABLE audit_log", "postgres": "ANALYZE audit_log"}.get(
+            audit_db.name, "ANALYZE"
+        )
+    )
+    for filters, index in CURSOR_PLANS:
+        where, params = where_clause(build_filters(**filters))
+        sql = f"SELECT id, actor FROM audit_log{where} ORDER BY id DESC LIMIT ?"
+        plan = _plan(audit_db, sql, [*params, 500])
+        assert index in plan, f"{filters}: {plan}"
+        assert "Seq Scan" not in plan and "type=ALL" not in plan
+        assert "SCAN audit_log" not in plan.replace("USING", "")
