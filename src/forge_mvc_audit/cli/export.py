@@ -78,7 +78,11 @@ Filtres (combinés par ET) :
 
 Colonnes : id, created_at (UTC), actor, action, target_type, target_id,
 details, request_id, ip. Le résumé final ([OK] N entrées exportées) part sur
-la sortie d'erreur quand les données vont sur la sortie standard.
+la sortie d'erreur quand les données vont sur la sortie standard. Affichées
+directement dans un terminal, les données ont leurs caractères de contrôle
+échappés ; dans un fichier ou un tube, elles sont exactes.
+
+Une valeur qui commence par un tiret s'écrit --actor=-valeur.
 
 Exemples :
   forge audit:export --output audit-2026.csv --since 2026-01-01 --until 2026-12-31
