@@ -52,7 +52,6 @@ _TRANSLATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"argument (\S+): expected one argument", "l'option {0} attend une valeur"),
         (r"argument (\S+): ignored explicit argument (.*)", "l'option {0} ne prend pas de valeur"),
         (r"argument (\S+): (.*)", "{0} : {1}"),
-        (r"the following arguments are required: (.*)", "argument obligatoire manquant : {0}"),
     )
 )
 
