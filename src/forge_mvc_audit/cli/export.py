@@ -89,8 +89,12 @@ Exemples :
   forge audit:export --format jsonl --actor prof.dupont > dupont.jsonl"""
 
 
-class _Terminated(Exception):
-    """SIGTERM reçu : traité comme Ctrl-C, pour supprimer le fichier temporaire."""
+class _Terminated(BaseException):
+    """SIGTERM reçu : traité comme Ctrl-C, pour supprimer le fichier temporaire.
+
+    BaseException, comme KeyboardInterrupt : les `except Exception` du pilote
+    ou de Forge ne doivent ni l'avaler ni le requalifier en erreur de base.
+    """
 
 
 def _format(value: str) -> str:
