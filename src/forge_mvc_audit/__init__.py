@@ -20,6 +20,14 @@ from forge_mvc_audit.denials import (
 from forge_mvc_audit.details import audit_changes, max_details_bytes, set_max_details_bytes
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.export import (
+    AUDIT_EXPORT_COLUMNS,
+    DEFAULT_BATCH_SIZE,
+    EXPORT_FORMATS,
+    entry_to_row,
+    iter_audit_rows,
+    write_audit_export,
+)
 from forge_mvc_audit.redaction import (
     REDACTED,
     add_redacted_keys,
@@ -57,9 +65,12 @@ CREATE TABLE IF NOT EXISTS audit_log (
 """
 
 __all__ = [
+    "AUDIT_EXPORT_COLUMNS",
     "CREATE_TABLE_SQL",
+    "DEFAULT_BATCH_SIZE",
     "DENIAL_ACTION",
     "DENIAL_TARGET_TYPE",
+    "EXPORT_FORMATS",
     "MAX_LIMIT",
     "REDACTED",
     "TABLE_NAME",
@@ -74,7 +85,9 @@ __all__ = [
     "create_table_sql",
     "current_audit_context",
     "denial_details",
+    "entry_to_row",
     "get_audit_log",
+    "iter_audit_rows",
     "max_details_bytes",
     "permission_denials_audited",
     "record_audit",
@@ -85,4 +98,5 @@ __all__ = [
     "reset_denial_bridge",
     "reset_redacted_keys",
     "set_max_details_bytes",
+    "write_audit_export",
 ]

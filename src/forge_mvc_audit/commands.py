@@ -8,4 +8,7 @@ from __future__ import annotations
 
 COMMANDS: dict[str, dict[str, object]] = {
     "audit:init": {"module": "forge_mvc_audit.cli.init"},
+    # Ouvrent la base : la config du projet (env/dev) est chargée avant.
+    "audit:show": {"module": "forge_mvc_audit.cli.show", "config": True, "native_help": True},
+    "audit:export": {"module": "forge_mvc_audit.cli.export", "config": True, "native_help": True},
 }

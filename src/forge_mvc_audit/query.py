@@ -7,8 +7,9 @@ comme paramètres, ce qui donne le même comportement sur les quatre backends.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from core.database.backend import get_backend
 
@@ -21,7 +22,6 @@ __all__ = [
     "Filters",
     "build_filters",
     "parse_bound",
-    "sql_stamp",
     "where_clause",
 ]
 
@@ -37,9 +37,11 @@ FILTER_COLUMNS: dict[str, str] = {
     "request_id": "request_id",
 }
 
+_DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIMESTAMP_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _ACCEPTED_FORMS = (
-    "formes acceptées : un datetime, « AAAA-MM-JJ » ou « AAAA-MM-JJ HH:MM:SS » (UTC), "
-    "ou une chaîne vide pour ne pas borner"
+    "formes acceptées : un datetime (ou une date), « AAAA-MM-JJ » ou "
+    "« AAAA-MM-JJ HH:MM:SS » (UTC), ou une chaîne vide pour ne pas borner"
 )
 
 
@@ -58,19 +60,9 @@ def _to_utc_naive(value: datetime, field: str) -> datetime:
         try:
             value = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise AuditError(
-                f"{field} sort du calendrier une fois ramené en UTC : {value}."
-            ) from None
+            # datetime.min avec un décalage positif tombe avant l'an 1 en UTC.
+            raise AuditError(f"{field} hors des dates représentables : {value!r}.") from None
     return value.replace(microsecond=0)
-
-
-def sql_stamp(value: datetime) -> str:
-    """L'horodatage au format du journal, l'année toujours sur quatre chiffres.
-
-    `strftime("%Y")` écrit « 999 » pour l'an 999 : comparée en texte, la borne
-    passerait après « 2026-… » et la période serait faussée.
-    """
-    return f"{value.year:04d}-{value:%m-%d %H:%M:%S}"
 
 
 def parse_bound(value: object, field: str) -> tuple[datetime, bool] | None:
@@ -83,18 +75,21 @@ def parse_bound(value: object, field: str) -> tuple[datetime, bool] | None:
         return None
     if isinstance(value, datetime):
         return _to_utc_naive(value, field), False
+    if isinstance(value, date):
+        # Une date seule (un sélecteur de date) vaut la forme « AAAA-MM-JJ ».
+        return datetime(value.year, value.month, value.day), True
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
-        for fmt, whole_day in (("%Y-%m-%d", True), (TIMESTAMP_FORMAT, False)):
+        # strptime seul accepterait « 2026-1-5 » : la forme exacte est vérifiée d'abord.
+        whole_day = _DATE_FORM.fullmatch(text) is not None
+        if whole_day or _TIMESTAMP_FORM.fullmatch(text):
             try:
-                parsed = datetime.strptime(text, fmt)
+                parsed = datetime.strptime(text, "%Y-%m-%d" if whole_day else TIMESTAMP_FORMAT)
             except ValueError:
-                continue
-            # strptime accepte « 2026-1-5 » : on exige la forme écrite exacte.
-            written = sql_stamp(parsed)
-            if (written[:10] if whole_day else written) == text:
+                pass  # forme juste, date impossible (2026-02-30, 25:00:00)
+            else:
                 return parsed, whole_day
         raise AuditError(f"{field} illisible : {value!r} ; {_ACCEPTED_FORMS}.")
     raise AuditError(f"{field} doit être un datetime ou une chaîne, pas {type(value).__name__}.")
@@ -104,21 +99,37 @@ def _period(since: object, until: object) -> tuple[str | None, str | None]:
     """Bornes liées de la période : `since` incluse, `until` exclue après ajustement."""
     low = parse_bound(since, "since")
     high = parse_bound(until, "until")
-    if low is not None and high is not None and low[0] > high[0]:
-        raise AuditError(
-            f"Période inversée : since ({sql_stamp(low[0])}) est après "
-            f"until ({sql_stamp(high[0])}) ; aucune entrée ne pourrait y figurer."
-        )
-    since_sql = None if low is None else sql_stamp(low[0])
-    until_sql = None
+    until_excl: datetime | None = None
     if high is not None:
         # `until` inclut sa journée entière (date seule) ou sa seconde entière.
         step = timedelta(days=1) if high[1] else timedelta(seconds=1)
         try:
-            until_sql = sql_stamp(high[0] + step)
+            until_excl = high[0] + step
         except OverflowError:
-            until_sql = None  # au-delà de l'an 9999 : rien n'est plus récent
+            until_excl = None  # au-delà de l'an 9999 : rien n'est plus récent
+        # Comparée à la fin incluse de `until` : « since 2026-01-05 12:00:00,
+        # until 2026-01-05 » est l'après-midi du 5, pas une période inversée.
+        if low is not None and until_excl is not None and low[0] >= until_excl:
+            raise AuditError(
+                f"Période inversée : since ({_shown(since, low)}) est après "
+                f"until ({_shown(until, high)}) ; aucune entrée ne pourrait y figurer."
+            )
+    since_sql = None if low is None else _stamp(low[0])
+    until_sql = None if until_excl is None else _stamp(until_excl)
     return since_sql, until_sql
+
+
+def _stamp(value: datetime) -> str:
+    # isoformat et non strftime : l'année y a toujours quatre chiffres (« 0999 »),
+    # sans quoi la comparaison textuelle de SQLite se tromperait.
+    return value.isoformat(sep=" ")
+
+
+def _shown(value: object, parsed: tuple[datetime, bool]) -> str:
+    """Une borne telle que l'utilisateur la reconnaît : sa saisie, ou l'instant UTC."""
+    if isinstance(value, str):
+        return value.strip()
+    return (parsed[0].date().isoformat() if parsed[1] else _stamp(parsed[0])) + " UTC"
 
 
 def build_filters(
