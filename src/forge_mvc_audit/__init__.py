@@ -11,6 +11,7 @@ from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
+from forge_mvc_audit.web import register_audit_routes
 
 __version__ = "1.1.0.dev0"
 
@@ -48,4 +49,5 @@ __all__ = [
     "create_table_sql",
     "get_audit_log",
     "record_audit",
+    "register_audit_routes",
 ]

@@ -1,0 +1,162 @@
+# pyright: strict
+"""La lecture derrière la page du journal : formulaire de filtres et pages par curseur.
+
+Le formulaire est validé champ par champ avec les règles (et les messages) de
+`get_audit_log`, pour afficher chaque erreur à côté de son champ. Les pages se
+lisent par curseur d'identifiant dans les deux sens, jamais par OFFSET : une
+entrée ajoutée pendant la lecture ne décale ni ne répète rien.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.database import db as forge_db
+from core.database.backend import get_backend
+
+from forge_mvc_audit._values import check_int
+from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
+from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.query import Filters, build_filters, parse_bound, where_clause
+from forge_mvc_audit.store import run_db
+from forge_mvc_audit.tables import TABLE_NAME
+
+__all__ = [
+    "FILTER_FIELDS",
+    "JournalPage",
+    "JournalQuery",
+    "fetch_page",
+    "parse_query",
+]
+
+#: Champs du formulaire, dans l'ordre d'affichage ; ce sont aussi les noms des
+#: paramètres d'URL et des arguments de `get_audit_log`.
+FILTER_FIELDS: tuple[str, ...] = (
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "request_id",
+    "since",
+    "until",
+)
+
+_CURSORS = ("before", "after")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalQuery:
+    """Ce que la requête demande : valeurs saisies, erreurs par champ, filtres valides."""
+
+    values: dict[str, str] = field(default_factory=dict[str, str])
+    errors: dict[str, str] = field(default_factory=dict[str, str])
+    filters: dict[str, str] = field(default_factory=dict[str, str])
+    before: int | None = None
+    after: int | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def _first(params: Mapping[str, Sequence[str]], name: str) -> str:
+    values = params.get(name)
+    return values[0] if values else ""
+
+
+def _cursor(text: str, name: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise AuditError(f"{name} doit être un identifiant entier positif (reçu : {text!r}).")
+    return check_int(int(text), name)
+
+
+def parse_query(params: Mapping[str, Sequence[str]]) -> JournalQuery:
+    """Lit les paramètres d'URL (forme `parse_qs`) ; un champ vide ne filtre pas."""
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    filters: dict[str, str] = {}
+    for name in FILTER_FIELDS:
+        text = _first(params, name)
+        values[name] = text
+        if not text.strip():
+            continue
+        try:
+            if name in ("since", "until"):
+                parse_bound(text, name)
+            else:
+                build_filters(**{name: text})
+        except AuditError as error:
+            errors[name] = str(error)
+            continue
+        filters[name] = text
+    if "since" in filters and "until" in filters:
+        try:
+            build_filters(since=filters["since"], until=filters["until"])
+        except AuditError as error:
+            errors["until"] = str(error)
+    cursors: dict[str, int | None] = {}
+    for name in _CURSORS:
+        text = _first(params, name)
+        cursors[name] = None
+        if text:
+            try:
+                cursors[name] = _cursor(text, name)
+            except AuditError as error:
+                errors[name] = str(error)
+    return JournalQuery(values, errors, filters, cursors["before"], cursors["after"])
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPage:
+    """Une page d'entrées, les plus récentes d'abord, et ses voisines."""
+
+    entries: list[AuditEntry]
+    has_newer: bool
+    has_older: bool
+
+
+_SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
+
+
+def _rows(filters: Filters, extra: str, extra_param: int | None, order: str, limit: int,
+          handle: Any) -> list[dict[str, Any]]:
+    where, params = where_clause(filters)
+    if extra:
+        where += (" AND " if where else " WHERE ") + extra
+        params.append(extra_param)
+    sql = f"{_SELECT}{where} ORDER BY id {order}{get_backend().dialect.limit_clause()}"
+    params.append(limit)
+    rows: list[dict[str, Any]] = run_db(lambda: handle.fetch_all(sql, params))
+    return rows
+
+
+def _exists(filters: Filters, extra: str, extra_param: int, handle: Any) -> bool:
+    return bool(_rows(filters, extra, extra_param, "ASC", 1, handle))
+
+
+def fetch_page(query: JournalQuery, page_size: int, db: Any = None) -> JournalPage:
+    """La page demandée par `query` (valide), par curseur `before` ou `after`.
+
+    Sans curseur : les `page_size` plus récentes. `before=N` : les plus
+    récentes sous N. `after=N` : les `page_size` plus anciennes au-dessus de N,
+    lues en ordre croissant puis retournées, pour revenir exactement à la page
+    précédente même si des entrées ont été ajoutées depuis.
+    """
+    handle: Any = forge_db if db is None else db
+    filters = build_filters(**query.filters)
+    probe = page_size + 1
+    if query.after is not None and query.before is None:
+        rows = _rows(filters, "id > ?", query.after, "ASC", probe, handle)
+        if len(rows) <= page_size:
+            # Plus rien au-dessus : on montre la tête du journal, page pleine,
+            # plutôt qu'une page tronquée.
+            return fetch_page(JournalQuery(query.values, {}, query.filters), page_size, db)
+        rows = rows[:page_size][::-1]
+        return JournalPage([entry_from_row(row) for row in rows], True, True)
+    cursor = "" if query.before is None else "id < ?"
+    rows = _rows(filters, cursor, query.before, "DESC", probe, handle)
+    has_newer = query.before is not None and _exists(filters, "id >= ?", query.before, handle)
+    return JournalPage([entry_from_row(row) for row in rows[:page_size]], has_newer,
+                       len(rows) > page_size)
