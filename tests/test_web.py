@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from markupsafe import escape
 from core.database import db
 from forge_mvc_testing import ClientResponse, ForgeTestClient, login_as
+from markupsafe import escape
 
 from conftest import Backend
 from forge_mvc_audit import AuditError, count_audit, get_audit_log, record_audit
@@ -53,7 +53,8 @@ def _admin(client: ForgeTestClient) -> ForgeTestClient:
 
 def _rows(page: ClientResponse) -> list[int]:
     """Identifiants des entrées affichées, dans l'ordre de la page."""
-    return [int(n) for n in re.findall(r'<tr class="border-t border-line" id="entree-(\d+)"', page.text)]
+    found = re.findall(r'<tr class="border-t border-line" id="entree-(\d+)"', page.text)
+    return [int(n) for n in found]
 
 
 def _field_error(page: ClientResponse, name: str) -> str | None:
@@ -259,8 +260,9 @@ def test_each_filter(client: ForgeTestClient, query: dict[str, str], expected: l
     assert _rows(response) == expected
     assert count_audit(**query) == len(expected)  # type: ignore[arg-type]
     if expected:
-        assert re.search(rf"<strong[^>]*>{len(expected)}</strong>\s*entrées? pour ces filtres",
-                         response.text)
+        assert re.search(
+            rf"<strong[^>]*>{len(expected)}</strong>\s*entrées? pour ces filtres", response.text
+        )
     else:
         assert "Aucune entrée pour ces filtres." in response.text
     for name, value in query.items():
@@ -356,7 +358,7 @@ def test_pagination_keeps_filters(client: ForgeTestClient) -> None:
 
 # -- Téléchargements --------------------------------------------------------
 
-_PAYLOADS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "ok"]
+_PAYLOADS = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "ok"]
 
 
 def test_csv_download_is_complete_and_neutralised(client: ForgeTestClient) -> None:
@@ -383,7 +385,9 @@ def test_csv_download_is_complete_and_neutralised(client: ForgeTestClient) -> No
     [export] = _audit_of("audit.export")
     assert export.actor == str(ADMIN)
     assert json.loads(export.details or "") == {
-        "format": "csv", "filtres": {}, "entrees": len(rows)
+        "format": "csv",
+        "filtres": {},
+        "entrees": len(rows),
     }
 
 
@@ -406,7 +410,12 @@ def test_jsonl_download_with_filters_ignores_cursor(client: ForgeTestClient) -> 
 def test_download_with_bad_filters_shows_the_form(client: ForgeTestClient) -> None:
     response = _admin(client).get(f"{PREFIX}/export.csv", query={"since": "demain"})
     assert response.status == 200
-    assert response.header("Content-Type", ) == "text/html; charset=utf-8"
+    assert (
+        response.header(
+            "Content-Type",
+        )
+        == "text/html; charset=utf-8"
+    )
     assert "since illisible" in (_field_error(response, "since") or "")
     assert _audit_of("audit.export") == []
 
@@ -420,8 +429,15 @@ def test_every_value_is_escaped(client: ForgeTestClient) -> None:
     details = json.dumps({"<img src=x onerror=alert(1)>": "<b>gras</b>", "note": [12, 15]})
     _insert(
         [
-            (_XSS, "<i>action</i>", "<u>type</u>", '"><svg onload=alert(1)>', "<b>brut</b>",
-             "2026-03-01 08:00:00", "<s>req</s>"),
+            (
+                _XSS,
+                "<i>action</i>",
+                "<u>type</u>",
+                '"><svg onload=alert(1)>',
+                "<b>brut</b>",
+                "2026-03-01 08:00:00",
+                "<s>req</s>",
+            ),
             (_XSS, "x", None, None, details, "2026-03-01 08:00:01", None),
         ]
     )
@@ -447,9 +463,12 @@ def test_structured_details_changes_and_request_link(client: ForgeTestClient) ->
         ]
     )
     text = _admin(client).get(PREFIX).text
-    assert re.search(r"<th scope=\"row\">note</th><td>12 <span aria-hidden=\"true\">→</span>"
-                     r"<span class=\"audit-sr\">devient</span> 15</td>", text)
-    assert "Bien <span aria-hidden=\"true\">→</span>" in text
+    assert re.search(
+        r"<th scope=\"row\">note</th><td>12 <span aria-hidden=\"true\">→</span>"
+        r"<span class=\"audit-sr\">devient</span> 15</td>",
+        text,
+    )
+    assert 'Bien <span aria-hidden="true">→</span>' in text
     assert '<th scope="row">classe</th><td>3e B</td>' in text
     assert '<th scope="row">options</th><td>{&#34;latin&#34;: true}</td>' in text
     assert f'href="{PREFIX}?request_id=r-1"' in text

@@ -129,7 +129,9 @@ def _zone(timezone: object) -> ZoneInfo | None:
     if timezone is None:
         return None
     if not isinstance(timezone, str):
-        raise AuditError(f"timezone doit être un nom de fuseau IANA, pas {type(timezone).__name__}.")
+        raise AuditError(
+            f"timezone doit être un nom de fuseau IANA, pas {type(timezone).__name__}."
+        )
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -174,8 +176,15 @@ def _used_filters(request: Any) -> dict[str, str]:
 class _Journal:
     """Les gestionnaires de routes, liés à une configuration."""
 
-    def __init__(self, guard: Guard, prefix: str, login_url: str, page_size: int,
-                 zone: ZoneInfo | None, layout: str) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        prefix: str,
+        login_url: str,
+        page_size: int,
+        zone: ZoneInfo | None,
+        layout: str,
+    ) -> None:
         self.guard = guard
         self.prefix = prefix
         self.login_url = login_url
@@ -194,10 +203,11 @@ class _Journal:
                 logger.exception("La garde du journal a levé : accès refusé.")
                 allowed = False
             if not allowed:
+                path = str(getattr(request, "path", ""))
                 _record(
                     ACCESS_DENIED_ACTION,
                     request,
-                    {"chemin": str(getattr(request, "path", "")), "filtres": _used_filters(request)},
+                    {"chemin": path, "filtres": _used_filters(request)},
                 )
                 return error_page("errors/403.html", 403)
             return handler(request)
@@ -292,7 +302,11 @@ def register_audit_routes(
     """
     checked_guard = _resolve_guard(guard)
     base = _check_prefix(prefix)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)  # pyright: ignore[reportUnnecessaryIsInstance]
+        or not 1 <= page_size <= 500
+    ):
         raise AuditError(f"page_size doit être un entier entre 1 et 500 (reçu : {page_size!r}).")
     journal = _Journal(checked_guard, base, login_url, page_size, _zone(timezone), layout)
     _register_templates()

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -25,6 +25,7 @@ from core.http.response import Response
 
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.store import MAX_LIMIT, get_audit_log
+from forge_mvc_audit.web_query import ReadFilters
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -66,7 +67,7 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_LEADS) else value
 
 
-def iter_entries(filters: Mapping[str, str], db: Any = None) -> Iterator[AuditEntry]:
+def iter_entries(filters: ReadFilters, db: Any = None) -> Iterator[AuditEntry]:
     """Toutes les entrées qui répondent à `filters`, plus récentes d'abord, par lots."""
     before: int | None = None
     while True:
@@ -99,9 +100,11 @@ class ExportFile:
             self.handle.close()
 
 
-def build_export(fmt: str, filters: Mapping[str, str], db: Any = None) -> ExportFile:
+def build_export(fmt: str, filters: ReadFilters, db: Any = None) -> ExportFile:
     """Écrit toute la sélection au format `fmt` (« csv » ou « jsonl »)."""
-    handle = tempfile.TemporaryFile()
+    # Pas de `with` : le fichier survit à la fonction, le temps de l'envoi
+    # (`ExportFile.chunks` le ferme).
+    handle = tempfile.TemporaryFile()  # noqa: SIM115
     try:
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
         count = 0
@@ -109,9 +112,7 @@ def build_export(fmt: str, filters: Mapping[str, str], db: Any = None) -> Export
             writer = csv.writer(text)
             writer.writerow(EXPORT_COLUMNS)
             for entry in iter_entries(filters, db):
-                writer.writerow(
-                    ["" if v is None else neutralise(str(v)) for v in _values(entry)]
-                )
+                writer.writerow(["" if v is None else neutralise(str(v)) for v in _values(entry)])
                 count += 1
         else:
             for entry in iter_entries(filters, db):

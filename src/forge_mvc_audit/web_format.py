@@ -20,8 +20,18 @@ from forge_mvc_audit.query import TIMESTAMP_FORMAT
 __all__ = ["EntryView", "entry_view", "french_datetime", "journal_url"]
 
 _MONTHS = (
-    "janv.", "févr.", "mars", "avr.", "mai", "juin",
-    "juil.", "août", "sept.", "oct.", "nov.", "déc.",
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
 )
 
 
@@ -100,7 +110,5 @@ def entry_view(entry: AuditEntry, base: str, zone: ZoneInfo | None) -> EntryView
         actor_url=journal_url(base, {"actor": entry.actor}) if entry.actor else "",
         action_url=journal_url(base, {"action": entry.action}),
         target_url=journal_url(base, target) if entry.target_type or entry.target_id else "",
-        request_url=journal_url(base, {"request_id": entry.request_id})
-        if entry.request_id
-        else "",
+        request_url=journal_url(base, {"request_id": entry.request_id}) if entry.request_id else "",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
@@ -27,6 +27,7 @@ __all__ = [
     "FILTER_FIELDS",
     "JournalPage",
     "JournalQuery",
+    "ReadFilters",
     "fetch_page",
     "parse_query",
 ]
@@ -46,13 +47,25 @@ FILTER_FIELDS: tuple[str, ...] = (
 _CURSORS = ("before", "after")
 
 
+class ReadFilters(TypedDict, total=False):
+    """Filtres valides, prêts pour `get_audit_log(**filters)` et `count_audit`."""
+
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    request_id: str
+    since: str
+    until: str
+
+
 @dataclass(frozen=True, slots=True)
 class JournalQuery:
     """Ce que la requête demande : valeurs saisies, erreurs par champ, filtres valides."""
 
     values: dict[str, str] = field(default_factory=dict[str, str])
     errors: dict[str, str] = field(default_factory=dict[str, str])
-    filters: dict[str, str] = field(default_factory=dict[str, str])
+    filters: ReadFilters = field(default_factory=lambda: ReadFilters())
     before: int | None = None
     after: int | None = None
 
@@ -105,7 +118,9 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> JournalQuery:
                 cursors[name] = _cursor(text, name)
             except AuditError as error:
                 errors[name] = str(error)
-    return JournalQuery(values, errors, filters, cursors["before"], cursors["after"])
+    return JournalQuery(
+        values, errors, cast(ReadFilters, filters), cursors["before"], cursors["after"]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +135,9 @@ class JournalPage:
 _SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
 
 
-def _rows(filters: Filters, extra: str, extra_param: int | None, order: str, limit: int,
-          handle: Any) -> list[dict[str, Any]]:
+def _rows(
+    filters: Filters, extra: str, extra_param: int | None, order: str, limit: int, handle: Any
+) -> list[dict[str, Any]]:
     where, params = where_clause(filters)
     if extra:
         where += (" AND " if where else " WHERE ") + extra
@@ -158,5 +174,6 @@ def fetch_page(query: JournalQuery, page_size: int, db: Any = None) -> JournalPa
     cursor = "" if query.before is None else "id < ?"
     rows = _rows(filters, cursor, query.before, "DESC", probe, handle)
     has_newer = query.before is not None and _exists(filters, "id >= ?", query.before, handle)
-    return JournalPage([entry_from_row(row) for row in rows[:page_size]], has_newer,
-                       len(rows) > page_size)
+    return JournalPage(
+        [entry_from_row(row) for row in rows[:page_size]], has_newer, len(rows) > page_size
+    )
