@@ -489,3 +489,28 @@ def test_stylesheet_is_served(client: ForgeTestClient) -> None:
     assert response.status == 200
     assert response.header("Content-Type") == "text/css; charset=utf-8"
     assert b".audit-table" in response.body
+
+
+def test_long_period_reads_the_primary_key_with_the_same_result(
+    client: ForgeTestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Le plan choisi pour une longue période seule ne change pas les entrées rendues."""
+    from forge_mvc_audit import web_query
+
+    _insert(
+        [
+            ("a", "x", None, None, None, f"2026-03-{day:02d} 12:00:00", None)
+            for day in (5, 1, 9, 2, 7, 3, 8, 4, 6)  # dates dans le désordre des identifiants
+        ]
+    )
+    query = {"since": "2026-03-02", "until": "2026-03-07"}
+    expected = [e.id for e in get_audit_log(**query)]  # type: ignore[arg-type]
+    assert expected == [9, 8, 6, 5, 4, 1]
+    pages: list[list[int]] = []
+    for limit in (10**9, 0):  # tri de l'index de date, puis lecture de la clé primaire
+        monkeypatch.setattr(web_query, "_SORT_LIMIT", limit)
+        first = _admin(client).get(PREFIX, query=query)
+        second = client.get(_older(first) or "")
+        back = client.get(_newer(second) or "")
+        pages.append(_rows(first) + _rows(second) + _rows(back))
+    assert pages[0] == pages[1] == [9, 8, 6, 5, 4, 1, 9, 8, 6]

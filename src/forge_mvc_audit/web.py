@@ -28,10 +28,15 @@ from core.http.response import Response
 from core.mvc.controller.base_controller import BaseController
 
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.store import count_audit, record_audit
+from forge_mvc_audit.store import record_audit
 from forge_mvc_audit.web_export import EXPORT_FORMATS, build_export, export_response
 from forge_mvc_audit.web_format import entry_view, journal_url
-from forge_mvc_audit.web_query import FILTER_FIELDS, JournalQuery, fetch_page, parse_query
+from forge_mvc_audit.web_query import (
+    FILTER_FIELDS,
+    JournalQuery,
+    fetch_page,
+    parse_query,
+)
 
 __all__ = [
     "ACCESS_DENIED_ACTION",
@@ -227,7 +232,7 @@ class _Journal:
         newer_url = older_url = ""
         if query.valid:
             page = fetch_page(query, self.page_size)
-            total = count_audit(**query.filters)
+            total = page.total
             entries = [entry_view(e, base, self.zone) for e in page.entries]
             if page.entries:
                 if page.has_newer:
