@@ -201,7 +201,9 @@ def test_allowed_user_sees_entries_newest_first_with_total(client: ForgeTestClie
     for name in ("actor", "action", "target_type", "target_id", "request_id", "since", "until"):
         assert f'<label for="audit-{name}"' in response.text
         assert f'id="audit-{name}" name="{name}"' in response.text
-    assert "<script" not in response.text
+    # Compatible avec la CSP de Forge : ni script ni style en ligne.
+    assert "<script" not in response.text and " style=" not in response.text
+    assert "script-src 'self'" in (response.header("Content-Security-Policy") or "")
 
 
 def test_rbac_permission_guard_reads_the_contract(
@@ -514,3 +516,20 @@ def test_long_period_reads_the_primary_key_with_the_same_result(
         back = client.get(_newer(second) or "")
         pages.append(_rows(first) + _rows(second) + _rows(back))
     assert pages[0] == pages[1] == [9, 8, 6, 5, 4, 1, 9, 8, 6]
+
+
+def test_export_that_cannot_be_journaled_is_not_served(
+    client: ForgeTestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_audit("note.modifiee", actor="prof.dupont")
+
+    def failing(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("disque plein")
+
+    monkeypatch.setattr(web_module, "record_audit", failing)
+    response = _admin(client).get(f"{PREFIX}/export.csv")
+    assert response.status == 500
+    assert "prof.dupont" not in response.text
+    # Un refus reste un refus (403), même si son inscription échoue.
+    login_as(client, TEACHER)
+    assert client.get(PREFIX).status == 403

@@ -191,7 +191,7 @@ def test_journal_in_chromium_without_javascript(browser: Any, server: str) -> No
 
     # Téléchargement CSV de la sélection courante.
     with page.expect_download() as info:
-        page.click("text=CSV")
+        page.click(f"a[href^='{PREFIX}/export.csv']")
     download = info.value
     assert download.suggested_filename.endswith(".csv")
     content = Path(download.path()).read_text(encoding="utf-8")

@@ -22,10 +22,7 @@ from importlib import resources
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.auth.session import get_authenticated_user_id
-from core.http.helpers import error_page
 from core.http.response import Response
-from core.mvc.controller.base_controller import BaseController
 
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.store import record_audit
@@ -160,9 +157,17 @@ def _register_templates() -> None:
     _loader_registered = True
 
 
-def _record(action: str, request: Any, details: Mapping[str, object]) -> None:
-    """Inscrit l'accès au journal lui-même ; une panne ici ne change pas la réponse."""
-    user_id = get_authenticated_user_id(request)
+def _user_id(request: Any) -> int | None:
+    # Imports de Forge différés ici et plus bas : `import forge_mvc_audit` reste
+    # léger pour les commandes et les scripts qui n'ont pas de page.
+    from core.auth.session import get_authenticated_user_id
+
+    return get_authenticated_user_id(request)
+
+
+def _record(action: str, request: Any, details: Mapping[str, object]) -> bool:
+    """Inscrit un accès au journal lui-même ; rend False (et le signale) s'il a échoué."""
+    user_id = _user_id(request)
     try:
         record_audit(
             action,
@@ -171,6 +176,8 @@ def _record(action: str, request: Any, details: Mapping[str, object]) -> None:
         )
     except Exception:
         logger.warning("Inscription de %s au journal impossible.", action, exc_info=True)
+        return False
+    return True
 
 
 def _used_filters(request: Any) -> dict[str, str]:
@@ -199,7 +206,7 @@ class _Journal:
 
     def guarded(self, handler: Callable[[Any], Response]) -> Callable[[Any], Response]:
         def route(request: Any) -> Response:
-            if get_authenticated_user_id(request) is None:
+            if _user_id(request) is None:
                 # Comme `AuthMiddleware`, si l'application ne l'a pas déjà fait.
                 return Response(302, headers={"Location": self.login_url})
             try:
@@ -214,6 +221,8 @@ class _Journal:
                     request,
                     {"chemin": path, "filtres": _used_filters(request)},
                 )
+                from core.http.helpers import error_page
+
                 return error_page("errors/403.html", 403)
             return handler(request)
 
@@ -259,6 +268,8 @@ class _Journal:
             },
             "zone_label": "UTC" if self.zone is None else self.zone.key,
         }
+        from core.mvc.controller.base_controller import BaseController
+
         return BaseController.render(_TEMPLATE, 200, context, request=request)
 
     def export(self, fmt: str) -> Callable[[Any], Response]:
@@ -267,11 +278,13 @@ class _Journal:
             if not query.valid:
                 return self._render(request, query)
             export = build_export(fmt, query.filters)
-            _record(
-                EXPORT_ACTION,
-                request,
-                {"format": fmt, "filtres": query.filters, "entrees": export.count},
-            )
+            details = {"format": fmt, "filtres": query.filters, "entrees": export.count}
+            if not _record(EXPORT_ACTION, request, details):
+                # Un export qui ne laisse pas de trace n'est pas servi.
+                export.handle.close()
+                from core.http.helpers import error_page
+
+                return error_page("errors/500.html", 500)
             return export_response(fmt, export)
 
         download.__name__ = f"export_{fmt}"
