@@ -37,6 +37,7 @@ from forge_mvc_audit.redaction import (
 from forge_mvc_audit.request import record_request_audit, request_audit_context
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
+from forge_mvc_audit.web import register_audit_routes
 
 __version__ = "1.1.0.dev0"
 
@@ -94,6 +95,7 @@ __all__ = [
     "record_audit_many",
     "record_request_audit",
     "redacted_keys",
+    "register_audit_routes",
     "request_audit_context",
     "reset_denial_bridge",
     "reset_redacted_keys",
