@@ -21,9 +21,14 @@ from forge_mvc_testing import ClientResponse, ForgeTestClient, login_as
 from markupsafe import escape
 
 from conftest import Backend
-from forge_mvc_audit import AuditError, count_audit, get_audit_log, record_audit
+from forge_mvc_audit import (
+    AUDIT_EXPORT_COLUMNS,
+    AuditError,
+    count_audit,
+    get_audit_log,
+    record_audit,
+)
 from forge_mvc_audit import web as web_module
-from forge_mvc_audit.web_export import EXPORT_COLUMNS
 from web_app import SKELETON, build_app, create_users, make_views
 
 PREFIX = "/admin/audit"
@@ -376,7 +381,7 @@ def test_csv_download_is_complete_and_neutralised(client: ForgeTestClient) -> No
     assert "attachment;" in (response.header("Content-Disposition") or "")
     assert int(response.header("Content-Length") or -1) == len(response.body)
     table = list(csv.reader(io.StringIO(response.body.decode("utf-8"), newline="")))
-    assert tuple(table[0]) == EXPORT_COLUMNS
+    assert tuple(table[0]) == AUDIT_EXPORT_COLUMNS
     body = table[1:]
     assert len(body) == len(rows) == count_audit() - 1  # moins l'inscription de l'export
     assert [int(r[0]) for r in body] == list(range(len(rows), 0, -1))
@@ -404,7 +409,7 @@ def test_jsonl_download_with_filters_ignores_cursor(client: ForgeTestClient) -> 
         (3, "prof.dupont", "7"),
         (1, "prof.dupont", "7"),
     ]
-    assert lines[0]["request_id"] == "req-b" and lines[0]["details"] is None
+    assert lines[0]["request_id"] == "req-b" and lines[0]["details"] == ""
     [export] = _audit_of("audit.export")
     assert json.loads(export.details or "")["filtres"] == {"actor": "prof.dupont"}
 
@@ -526,7 +531,7 @@ def test_export_that_cannot_be_journaled_is_not_served(
     def failing(*args: Any, **kwargs: Any) -> int:
         raise RuntimeError("disque plein")
 
-    monkeypatch.setattr(web_module, "record_audit", failing)
+    monkeypatch.setattr(web_module, "record_request_audit", failing)
     response = _admin(client).get(f"{PREFIX}/export.csv")
     assert response.status == 500
     assert "prof.dupont" not in response.text

@@ -15,7 +15,6 @@ chaque téléchargement (`audit.export`).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -25,8 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.http.response import Response
 
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.store import record_audit
-from forge_mvc_audit.web_export import EXPORT_FORMATS, build_export, export_response
+from forge_mvc_audit.request import record_request_audit
+from forge_mvc_audit.web_export import MIME_TYPES, build_export, export_response
 from forge_mvc_audit.web_format import entry_view, journal_url
 from forge_mvc_audit.web_query import (
     FILTER_FIELDS,
@@ -167,13 +166,9 @@ def _user_id(request: Any) -> int | None:
 
 def _record(action: str, request: Any, details: Mapping[str, object]) -> bool:
     """Inscrit un accès au journal lui-même ; rend False (et le signale) s'il a échoué."""
-    user_id = _user_id(request)
     try:
-        record_audit(
-            action,
-            actor=None if user_id is None else str(user_id),
-            details=json.dumps(details, ensure_ascii=False, sort_keys=True),
-        )
+        # Acteur, IP et identifiant de requête : ceux de la requête, comme ailleurs.
+        record_request_audit(request, action, details=dict(details))
     except Exception:
         logger.warning("Inscription de %s au journal impossible.", action, exc_info=True)
         return False
@@ -264,7 +259,7 @@ class _Journal:
             "newer_url": newer_url,
             "older_url": older_url,
             "export_urls": {
-                fmt: journal_url(f"{base}/export.{fmt}", query.filters) for fmt in EXPORT_FORMATS
+                fmt: journal_url(f"{base}/export.{fmt}", query.filters) for fmt in MIME_TYPES
             },
             "zone_label": "UTC" if self.zone is None else self.zone.key,
         }
@@ -331,7 +326,7 @@ def register_audit_routes(
     routes: list[tuple[str, str, Callable[[Any], Response]]] = [
         ("", "audit-index", journal.page),
         (f"/{_STYLESHEET}", "audit-stylesheet", journal.stylesheet),
-        *((f"/export.{fmt}", f"audit-export-{fmt}", journal.export(fmt)) for fmt in EXPORT_FORMATS),
+        *((f"/export.{fmt}", f"audit-export-{fmt}", journal.export(fmt)) for fmt in MIME_TYPES),
     ]
     try:
         for path, name, handler in routes:
