@@ -176,6 +176,24 @@ def _one_line(error: BaseException) -> str:
 def run_command(body: Callable[[], int]) -> int:
     """Exécute `body` ; toute erreur devient une ligne `[ERREUR]` sur stderr et un code."""
     try:
+        return _guarded(body)
+    finally:
+        _close_backend()
+
+
+def _close_backend() -> None:
+    # Le pool PostgreSQL laissé ouvert à la sortie de l'interpréteur fait attendre
+    # ses threads 5 s puis écrit un avertissement sur stderr : on le ferme ici.
+    try:
+        from core.database.backend import reset_backend
+
+        reset_backend()
+    except Exception:  # la commande a déjà rendu son verdict
+        pass
+
+
+def _guarded(body: Callable[[], int]) -> int:
+    try:
         return body()
     except UsageError as error:
         print(f"{ERROR} {_one_line(error)}", file=sys.stderr)
