@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from forge_mvc_audit.entry import AuditEntry
 from forge_mvc_audit.errors import AuditError
+from forge_mvc_audit.retention import count_audit_before, cutoff_for_days, purge_audit_before
+from forge_mvc_audit.seal import SealResult, seal_audit_log
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
+from forge_mvc_audit.verify import VerifyReport, verify_audit_log
 
 __version__ = "1.1.0.dev0"
 
@@ -44,8 +47,15 @@ __all__ = [
     "TABLE_NAME",
     "AuditEntry",
     "AuditError",
+    "SealResult",
+    "VerifyReport",
     "count_audit",
+    "count_audit_before",
     "create_table_sql",
+    "cutoff_for_days",
     "get_audit_log",
+    "purge_audit_before",
     "record_audit",
+    "seal_audit_log",
+    "verify_audit_log",
 ]

@@ -8,4 +8,7 @@ from __future__ import annotations
 
 COMMANDS: dict[str, dict[str, object]] = {
     "audit:init": {"module": "forge_mvc_audit.cli.init"},
+    "audit:gc": {"module": "forge_mvc_audit.cli.gc", "config": True, "native_help": True},
+    "audit:seal": {"module": "forge_mvc_audit.cli.seal", "config": True, "native_help": True},
+    "audit:verify": {"module": "forge_mvc_audit.cli.verify", "config": True, "native_help": True},
 }
