@@ -88,8 +88,13 @@ def run_guarded(body: Callable[[], int]) -> int:
         print("[ERREUR] Interrompu : ce qui était validé le reste, relancez pour terminer.")
         return 1
     except Exception as error:  # une commande ne sort jamais en trace
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        print(f"[ERREUR] Échec ({type(error).__name__}) : {detail or 'sans détail'}")
+        from core.database.errors import DatabaseError
+
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else "sans détail"
+        if isinstance(error, DatabaseError):
+            print(f"[ERREUR] Base de données : {detail}")
+        else:
+            print(f"[ERREUR] Échec ({type(error).__name__}) : {detail}")
         return 1
 
 
