@@ -402,3 +402,27 @@ def test_empty_journal_has_nothing_to_seal(audit_db: Backend) -> None:
     assert report.ok and report.seals == 0
     assert "rien à vérifier" in report.summary()
 
+
+
+@pytest.mark.fast
+def test_row_encoding_is_the_compact_json_array_of_the_nine_columns() -> None:
+    import hashlib
+    import json
+
+    from forge_mvc_audit._chain import row_hash
+
+    row = {
+        "id": 7, "actor": None, "action": 'a"b\\c', "target_type": "", "target_id": "é\n",
+        "details": "\x01😀", "created_at": datetime(2026, 1, 2, 3, 4, 5),
+        "request_id": None, "ip": "::1",
+    }
+    values = [7, None, 'a"b\\c', "", "é\n", "\x01😀", "2026-01-02 03:04:05", None, "::1"]
+    expected = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    assert row_hash(row) == hashlib.sha256(expected.encode()).digest()
+    assert row_hash({**row, "created_at": "2026-01-02 03:04:05"}) == row_hash(row)
+    assert row_hash({**row, "actor": ""}) != row_hash(row)
+    assert row_hash({**row, "created_at": datetime(2026, 1, 2, 3, 4, 5, 1)}) != row_hash(row)
+    # Décaler un séparateur entre deux champs change l'empreinte.
+    assert row_hash({**row, "target_type": ",", "target_id": "é\n"}) != row_hash(
+        {**row, "target_type": "", "target_id": ",é\n"}
+    )

@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import json.encoder
+import operator
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
@@ -95,6 +97,10 @@ SEAL_COLUMNS: tuple[str, ...] = (
 )
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # pyright: ignore[reportUnknownMemberType]
+_row_values = cast(
+    "Callable[[dict[str, Any]], tuple[object, ...]]", operator.itemgetter(*ENTRY_COLUMNS)
+)
 _ROW_SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
 
 
@@ -111,24 +117,27 @@ def read_key(key: str | bytes | None) -> bytes | None:
     return key
 
 
-def row_hash(row: dict[str, Any]) -> bytes:
-    """SHA-256 de l'encodage canonique d'une ligne-dict du pilote."""
-    created = row["created_at"]
+def _other(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
     # La valeur brute, pas sa forme d'affichage : une fraction de seconde
     # ajoutée après coup doit changer l'empreinte.
-    stamp = created.isoformat(sep=" ") if isinstance(created, datetime) else str(created)
-    values = [
-        int(row["id"]),
-        row["actor"],
-        row["action"],
-        row["target_type"],
-        row["target_id"],
-        row["details"],
-        stamp,
-        row["request_id"],
-        row["ip"],
+    text = value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    return _quote(text)
+
+
+def row_hash(row: dict[str, Any]) -> bytes:
+    """SHA-256 de l'encodage canonique d'une ligne-dict du pilote.
+
+    L'encodage est le tableau JSON compact des neuf colonnes (`null` pour
+    NULL, chaînes JSON échappées, UTF-8), assemblé champ par champ : c'est le
+    chemin chaud de la vérification.
+    """
+    fields = [
+        "null" if v is None else _quote(v) if type(v) is str else _other(v)
+        for v in _row_values(row)
     ]
-    return hashlib.sha256(_ENCODER.encode(values).encode("utf-8")).digest()
+    return hashlib.sha256(("[" + ",".join(fields) + "]").encode("utf-8")).digest()
 
 
 def fingerprint(digest: bytes) -> str:

@@ -179,7 +179,7 @@ class _Checker:
         if (
             not purged
             and ids == expected
-            and "".join(fingerprint(h) for h in hashes) == prints
+            and "".join([h[:FINGERPRINT_BYTES].hex() for h in hashes]) == prints
             and hashlib.sha256(b"".join(hashes)).hexdigest() == seal.digest
         ):
             return
