@@ -34,7 +34,7 @@ CUTOFF = "2026-01-01 00:00:00"
 
 _CHILD = r"""
 import json, sys, time
-mode, cutoff = sys.argv[1], sys.argv[2]
+mode, cutoff, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import forge_mvc_audit as audit
 out = {}
 if mode == "ref":
@@ -59,7 +59,7 @@ else:
     def tick(done):
         marks.append(time.perf_counter())
     out["deleted"] = audit.purge_audit_before(
-        cutoff, batch_size=5000, key="clé-de-banc", progress=tick
+        cutoff, batch_size=batch, key="clé-de-banc", progress=tick
     )
     end = time.perf_counter()
     out["total"] = end - t
@@ -108,14 +108,20 @@ def build(path: Path, rows: int, old: int) -> None:
     conn.close()
 
 
-def run(python: str, mode: str, db_path: Path, pythonpath: str | None) -> dict[str, object]:
+def run(
+    python: str, mode: str, db_path: Path, pythonpath: str | None, batch: int = 5000
+) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env.pop("PYTHONPATH", None)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     env.update({"DB_BACKEND": "sqlite", "DB_NAME": str(db_path)})
     done = subprocess.run(
-        [python, "-c", _CHILD, mode, CUTOFF], env=env, capture_output=True, text=True, check=False
+        [python, "-c", _CHILD, mode, CUTOFF, str(batch)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"{mode} a échoué :\n{done.stderr}")
@@ -127,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--old", type=int, default=500_000)
+    parser.add_argument("--batch", type=int, default=5000, help="batch_size de notre purge")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base.db"
@@ -140,10 +147,11 @@ def main() -> None:
         ours = str(ROOT / "src")
         results = {
             "ref": run(REF_PYTHON, "ref", copies["ref"], None),
-            "plain": run(sys.executable, "plain", copies["plain"], ours),
-            "sealed": run(sys.executable, "sealed", copies["sealed"], ours),
+            "plain": run(sys.executable, "plain", copies["plain"], ours, options.batch),
+            "sealed": run(sys.executable, "sealed", copies["sealed"], ours, options.batch),
         }
     ref, plain, sealed = results["ref"], results["plain"], results["sealed"]
+    print(f"batch_size={options.batch}")
     print(f"1.0.0rc9, un DELETE     : {ref['deleted']} supprimées en {ref['total']:.2f} s")
     for label, res in (("par lots, non scellé", plain), ("par lots, scellé", sealed)):
         ratio = float(res["total"]) / float(ref["total"])  # type: ignore[arg-type]

@@ -258,6 +258,7 @@ def _purge_up_to(
     total = 0
     while True:
         with transaction() as tx:
+            _mark_purge(handle, tx)
             row = run_db(lambda: handle.fetch_one(find, [last_id, size], tx=tx))
             if row is None or row["hi"] is None:
                 break
@@ -290,6 +291,7 @@ def _purge_by_age(
                 "relancez la purge, elle s'arrêtera aux segments scellés."
             )
         with transaction() as tx:
+            _mark_purge(handle, tx)
             rows: list[dict[str, Any]] = run_db(
                 lambda: handle.fetch_all(find, [bound, size], tx=tx)
             )
@@ -300,6 +302,16 @@ def _purge_by_age(
         if progress is not None:
             progress(total)
     return total
+
+
+def _mark_purge(handle: Any, tx: Any) -> None:
+    """PostgreSQL : signale la purge au déclencheur « ajout seul » facultatif.
+
+    Réglage local à la transaction (docs/append_only_postgres.sql) ; sans
+    déclencheur installé, il n'a aucun effet.
+    """
+    if get_backend().name == "postgres":
+        handle.fetch_one("SELECT set_config('forge_audit.purge', 'on', true) AS v", [], tx=tx)
 
 
 def _delete_ids(handle: Any, ids: list[int], bound: str, tx: Any) -> int:
