@@ -7,9 +7,9 @@ borne, puis mesure, chacun sur sa copie du fichier :
 
 - la purge de la version publiée 1.0.0rc9 (un seul DELETE), dans /work/.venv-ref
   (ou le Python donné par AUDIT_REF_PYTHON) ;
-- notre purge par lots d'un journal jamais scellé : durée totale et plus long
-  lot (SELECT + DELETE + COMMIT d'une transaction, majorant de la plus longue
-  instruction) ;
+- notre purge par lots d'un journal jamais scellé : durée totale, plus longue
+  instruction (SELECT ou DELETE) et plus long lot (instructions + COMMIT d'une
+  transaction) ;
 - le scellement du journal entier, sa vérification (entrées/s), puis la purge
   des segments scellés et la vérification après purge.
 """
@@ -58,9 +58,25 @@ else:
     marks.append(t)
     def tick(done):
         marks.append(time.perf_counter())
+    from core.database import db as forge_db
+    longest = [0.0]
+
+    class Timed:
+        # Mesure chaque instruction envoyée par la purge (le COMMIT à part).
+        def __getattr__(self, name):
+            call = getattr(forge_db, name)
+            def timed(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return call(*args, **kwargs)
+                finally:
+                    longest[0] = max(longest[0], time.perf_counter() - start)
+            return timed
+
     out["deleted"] = audit.purge_audit_before(
-        cutoff, batch_size=batch, key="clé-de-banc", progress=tick
+        cutoff, batch_size=batch, key="clé-de-banc", progress=tick, db=Timed()
     )
+    out["statement"] = longest[0]
     end = time.perf_counter()
     out["total"] = end - t
     out["longest"] = max(b - a for a, b in zip(marks, marks[1:] + [end]))
@@ -158,7 +174,8 @@ def main() -> None:
         print(
             f"{label:<23}: {res['deleted']} supprimées en {res['total']:.2f} s "
             f"({ratio:.2f}x la référence), {res['batches']} lots, plus long lot "
-            f"{1000 * float(res['longest']):.0f} ms"  # type: ignore[arg-type]
+            f"{1000 * float(res['longest']):.0f} ms, plus longue instruction "  # type: ignore[arg-type]
+            f"{1000 * float(res['statement']):.0f} ms"  # type: ignore[arg-type]
         )
     rows = int(sealed["sealed_rows"])  # type: ignore[arg-type]
     print(
