@@ -198,3 +198,18 @@ def test_purge_killed_mid_way_leaves_a_verifiable_journal(audit_db: Backend) -> 
     assert purge_audit_before(CUTOFF, key=KEY) == 2049 - left[0]
     assert ids()[0] == 2049
     assert verify_audit_log(key=KEY).ok
+
+
+def test_a_batch_is_split_into_short_statements(audit_db: Backend) -> None:
+    seed(2600)
+    seen: list[int] = []
+    assert purge_audit_before("2026-01-01 00:40:00", batch_size=2500, progress=seen.append) == 2400
+    assert seen == [2400] and ids()[0] == 2401
+    seal_audit_log(key=KEY, now=LATER)  # 2401-2600 : un seul segment
+    seed(2500, start="2026-01-01 01:00:00")
+    seal_audit_log(key=KEY, now=LATER)
+    seen.clear()
+    assert purge_audit_before("2026-02-01 00:00:00", batch_size=2100, key=KEY,
+                              progress=seen.append) == 2700
+    assert seen == [2100, 2700] and ids() == []
+    assert verify_audit_log(key=KEY).ok

@@ -91,7 +91,8 @@ def test_sealing_again_only_adds_new_entries(audit_db: Backend) -> None:
 
 def test_lag_keeps_recent_entries_for_later(audit_db: Backend) -> None:
     seed(10, start="2026-01-01 00:00:00", step=60)
-    now = datetime(2026, 1, 1, 0, 6, 0, tzinfo=UTC)
+    # Un `now` naïf est lu comme UTC.
+    now = datetime(2026, 1, 1, 0, 6, 0)
     result = seal_audit_log(key=KEY, now=now, lag_seconds=120)
     assert (result.last_id, result.recent_left) == (4, True)
     report = verify_audit_log(key=KEY)
@@ -426,3 +427,27 @@ def test_row_encoding_is_the_compact_json_array_of_the_nine_columns() -> None:
     assert row_hash({**row, "target_type": ",", "target_id": "é\n"}) != row_hash(
         {**row, "target_type": "", "target_id": ",é\n"}
     )
+
+
+def test_huge_tampering_is_listed_compactly(audit_db: Backend) -> None:
+    _sealed(3000)
+    db.execute("UPDATE audit_log SET details = ? WHERE id <= ?", ["x", 120])
+    db.execute("DELETE FROM audit_log WHERE id > ? AND id < ?", [2000, 3000])
+    report = verify_audit_log(key=KEY)
+    assert report.modified == list(range(1, 121))
+    assert report.deleted == [(2001, 2999)]
+    lines = report.problems()
+    assert lines[0].endswith("50… (120 en tout)")
+    assert lines[1] == "Entrées supprimées (id) : 2001-2999"
+
+
+def test_summary_names_the_head_of_the_chain(audit_db: Backend) -> None:
+    _sealed(300)
+    mac = db.fetch_one("SELECT mac FROM audit_seal WHERE seq = 1")["mac"]
+    assert f"n°1 à 1 (MAC {mac[:16]})" in verify_audit_log(key=KEY).summary()
+
+
+@pytest.mark.fast
+def test_huge_lag_is_refused_before_any_sql() -> None:
+    with pytest.raises(AuditError, match="trop grand"):
+        seal_audit_log(lag_seconds=10**15, key=KEY, now=datetime(2026, 1, 1))

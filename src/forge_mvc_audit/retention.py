@@ -54,6 +54,9 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 5000
 
+#: Entrées supprimées par instruction, au plus, dans un lot.
+STATEMENT_ROWS = 1000
+
 # SQL Server plafonne une requête à 2100 paramètres.
 _IN_CHUNK = 500
 
@@ -250,23 +253,33 @@ def _purge_up_to(
 ) -> int:
     """Supprime toutes les entrées d'id <= `last_id`, `size` par transaction."""
     limit = get_backend().dialect.limit_clause()
-    find = (
-        f"SELECT MAX(id) AS hi FROM (SELECT id FROM {TABLE_NAME} WHERE id <= ? "
-        f"ORDER BY id{limit}) batch_ids"
-    )
+    find = f"SELECT id FROM {TABLE_NAME} WHERE id <= ? ORDER BY id{limit}"
     delete = f"DELETE FROM {TABLE_NAME} WHERE id <= ?"
     total = 0
     while True:
         with transaction() as tx:
             _prepare_batch(handle, tx)
-            row = run_db(lambda: handle.fetch_one(find, [last_id, size], tx=tx))
-            if row is None or row["hi"] is None:
+            rows: list[dict[str, Any]] = run_db(
+                lambda: handle.fetch_all(find, [last_id, size], tx=tx)
+            )
+            if not rows:
                 break
-            high = int(row["hi"])
-            total += int(run_db(partial(handle.execute, delete, [high], tx=tx)))
+            ids = [int(r["id"]) for r in rows]
+            # Tout id <= la fin d'une tranche part : une borne par instruction suffit.
+            for chunk in _chunks(ids):
+                total += int(run_db(partial(handle.execute, delete, [chunk[-1]], tx=tx)))
         if progress is not None:
             progress(total)
     return total
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    """Le lot découpé en tranches de `STATEMENT_ROWS` : une instruction chacune.
+
+    Le lot fixe la durée de la transaction (et le nombre de validations), la
+    tranche celle de la plus longue instruction.
+    """
+    return [ids[at : at + STATEMENT_ROWS] for at in range(0, len(ids), STATEMENT_ROWS)]
 
 
 def _purge_by_age(
@@ -298,7 +311,8 @@ def _purge_by_age(
             if not rows:
                 break
             ids = sorted(int(r["id"]) for r in rows)
-            total += _delete_ids(handle, ids, bound, tx)
+            for chunk in _chunks(ids):
+                total += _delete_ids(handle, chunk, bound, tx)
         if progress is not None:
             progress(total)
     return total

@@ -123,23 +123,29 @@ def seal_audit_log(
     """Scelle, dans l'ordre des id, toutes les entrées validées pas encore scellées.
 
     Seules les entrées plus anciennes que `lag_seconds` sont prises (voir le
-    module). La clé vient de `key`, sinon de la variable `AUDIT_SEAL_KEY` ; sans
-    clé, le scellement est un SHA-256 simple, que quiconque peut écrire dans la
-    base saurait recalculer. Une chaîne déjà en HMAC refuse de continuer sans
+    module) ; `now` (UTC, naïf ou non) remplace l'horloge, pour les tests. La
+    clé vient de `key`, sinon de la variable `AUDIT_SEAL_KEY` ; sans clé, le
+    scellement est un SHA-256 simple, que quiconque peut écrire dans la base
+    saurait recalculer. Une chaîne déjà en HMAC refuse de continuer sans
     clé. Un scellement couvre au plus 2048 entrées : autant de scellements que
     nécessaire sont écrits, ensemble, dans une seule transaction courte.
     """
     lag = check_lag(lag_seconds)
     secret = read_key(key)
     mode = MODE_HMAC if secret is not None else MODE_PLAIN
+    instant = now or datetime.now(UTC)
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    try:
+        horizon = (instant - timedelta(seconds=lag)).strftime(TIMESTAMP_FORMAT)
+    except (OverflowError, ValueError):
+        raise AuditError(f"Le délai de scellement est trop grand : {lag} s.") from None
     head, sealed_up_to = chain_head(db)
     if head is not None and head.mode == MODE_HMAC and secret is None:
         raise AuditError(
             "La chaîne de scellements est en HMAC : définissez AUDIT_SEAL_KEY (la même "
             "clé) pour la prolonger. Rien n'a été scellé."
         )
-    instant = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    horizon = (instant - timedelta(seconds=lag)).strftime(TIMESTAMP_FORMAT)
 
     segments: list[_Segment] = []
     current = _Segment(sealed_up_to + 1)

@@ -55,7 +55,9 @@ class VerifyReport:
     (id présents là où le scellement n'en connaissait pas). Scellements (par
     `seq`) : `bad_mac` (clé erronée ou scellement forgé), `broken_chain`
     (maillon manquant, réordonné, ou précédent qui ne correspond pas),
-    `seal_errors` (autres incohérences, avec leur explication). `missing_key` :
+    `seal_errors` (autres incohérences, avec leur explication). `head_mac` : le
+    MAC du dernier maillon, à consigner hors de la base (seul moyen de voir une
+    chaîne tronquée de ses derniers maillons). `missing_key` :
     la chaîne est en HMAC et aucune clé n'a été donnée. `weak` : des
     scellements sont en SHA-256 simple, recalculables par qui écrit la base.
     """
@@ -66,6 +68,7 @@ class VerifyReport:
     purged_up_to: int = 0
     first_seq: int | None = None
     last_seq: int | None = None
+    head_mac: str | None = None
     weak: bool = False
     missing_key: bool = False
     modified: list[int] = field(default_factory=lambda: [])
@@ -96,8 +99,9 @@ class VerifyReport:
         if self.seals == 0:
             return "Aucun scellement : rien à vérifier (lancez forge audit:seal)."
         purged = f", purgé jusqu'à l'id {self.purged_up_to}" if self.purged_up_to else ""
+        head = f" (MAC {self.head_mac[:16]})" if self.head_mac else ""
         return (
-            f"{self.seals} scellement(s) n°{self.first_seq} à {self.last_seq}, "
+            f"{self.seals} scellement(s) n°{self.first_seq} à {self.last_seq}{head}, "
             f"{self.rows} entrée(s) vérifiée(s){purged}, {self.unsealed} entrée(s) "
             "récente(s) pas encore scellée(s)."
         )
@@ -116,14 +120,21 @@ class VerifyReport:
         if self.modified:
             lines.append(f"Entrées modifiées (id) : {_ids(self.modified)}")
         if self.deleted:
-            lines.append(f"Entrées supprimées (id) : {format_ranges(self.deleted)}")
+            shown = format_ranges(self.deleted[:_SHOWN])
+            more = "" if len(self.deleted) <= _SHOWN else f"… ({len(self.deleted_ids)} en tout)"
+            lines.append(f"Entrées supprimées (id) : {shown}{more}")
         if self.inserted:
             lines.append(f"Entrées insérées dans une plage scellée (id) : {_ids(self.inserted)}")
         return lines
 
 
+_SHOWN = 50
+
+
 def _ids(ids: list[int]) -> str:
-    return ", ".join(str(i) for i in ids)
+    """Les id, les 50 premiers seulement s'il y en a davantage."""
+    shown = ", ".join(str(i) for i in ids[:_SHOWN])
+    return shown if len(ids) <= _SHOWN else f"{shown}… ({len(ids)} en tout)"
 
 
 @dataclass(slots=True)
@@ -291,6 +302,7 @@ def _check_chain(
         if report.first_seq is None:
             report.first_seq = seal.seq
         report.last_seq = seal.seq
+        report.head_mac = seal.mac
         chain_ok = seal.seq == expected_seq and (trusted or seal.prev_mac == prev_mac)
         if not chain_ok:
             report.broken_chain.append(seal.seq)
