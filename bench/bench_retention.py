@@ -150,11 +150,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--old", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=5000, help="batch_size de notre purge")
+    parser.add_argument("--wal", action="store_true", help="base en journal_mode=WAL")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base.db"
         t = time.perf_counter()
         build(base, options.rows, options.old)
+        if options.wal:
+            with sqlite3.connect(base) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
         print(f"journal de {options.rows} entrées construit en {time.perf_counter() - t:.1f} s")
         copies = {}
         for name in ("ref", "plain", "sealed"):
@@ -167,7 +171,7 @@ def main() -> None:
             "sealed": run(sys.executable, "sealed", copies["sealed"], ours, options.batch),
         }
     ref, plain, sealed = results["ref"], results["plain"], results["sealed"]
-    print(f"batch_size={options.batch}")
+    print(f"batch_size={options.batch}, journal SQLite {'WAL' if options.wal else 'DELETE'}")
     print(f"1.0.0rc9, un DELETE     : {ref['deleted']} supprimées en {ref['total']:.2f} s")
     for label, res in (("par lots, non scellé", plain), ("par lots, scellé", sealed)):
         ratio = float(res["total"]) / float(ref["total"])  # type: ignore[arg-type]

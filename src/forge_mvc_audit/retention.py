@@ -251,23 +251,38 @@ def _record_purge(
 def _purge_up_to(
     handle: Any, last_id: int, size: int, progress: Callable[[int], None] | None
 ) -> int:
-    """Supprime toutes les entrées d'id <= `last_id`, `size` par transaction."""
+    """Supprime toutes les entrées d'id <= `last_id`, `size` par transaction.
+
+    Tout id <= la fin d'une tranche part : chaque instruction n'a besoin que de
+    cette borne, lue dans l'index de la clé primaire.
+    """
     limit = get_backend().dialect.limit_clause()
-    find = f"SELECT id FROM {TABLE_NAME} WHERE id <= ? ORDER BY id{limit}"
+    find = (
+        f"SELECT MAX(id) AS hi FROM (SELECT id FROM {TABLE_NAME} WHERE id <= ? "
+        f"ORDER BY id{limit}) tranche"
+    )
     delete = f"DELETE FROM {TABLE_NAME} WHERE id <= ?"
     total = 0
     while True:
+        done = 0
         with transaction() as tx:
             _prepare_batch(handle, tx)
-            rows: list[dict[str, Any]] = run_db(
-                lambda: handle.fetch_all(find, [last_id, size], tx=tx)
-            )
-            if not rows:
-                break
-            ids = [int(r["id"]) for r in rows]
-            # Tout id <= la fin d'une tranche part : une borne par instruction suffit.
-            for chunk in _chunks(ids):
-                total += int(run_db(partial(handle.execute, delete, [chunk[-1]], tx=tx)))
+            while done < size:
+                step = min(STATEMENT_ROWS, size - done)
+                row = run_db(partial(handle.fetch_one, find, [last_id, step], tx=tx))
+                if row is None or row["hi"] is None:
+                    break
+                deleted = int(run_db(partial(handle.execute, delete, [int(row["hi"])], tx=tx)))
+                if deleted == 0:
+                    # Un déclencheur qui ignore les DELETE : ne pas boucler sans fin.
+                    raise AuditError(
+                        f"La base n'a rien supprimé jusqu'à l'id {row['hi']} : un déclencheur "
+                        "ou un droit empêche la purge."
+                    )
+                done += deleted
+        total += done
+        if done == 0:
+            break
         if progress is not None:
             progress(total)
     return total
