@@ -213,3 +213,19 @@ def test_a_batch_is_split_into_short_statements(audit_db: Backend) -> None:
                               progress=seen.append) == 2700
     assert seen == [2100, 2700] and ids() == []
     assert verify_audit_log(key=KEY).ok
+
+
+def test_a_delete_silently_ignored_stops_the_purge(audit_db: Backend) -> None:
+    if audit_db.name != "sqlite":
+        pytest.skip("RAISE(IGNORE) : déclencheur SQLite")
+    seed(3000)
+    seal_audit_log(key=KEY, now=LATER)
+    db.execute(
+        "CREATE TRIGGER ignore_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(IGNORE); END"
+    )
+    try:
+        with pytest.raises(AuditError, match="rien supprimé"):
+            purge_audit_before(CUTOFF, key=KEY)
+    finally:
+        db.execute("DROP TRIGGER ignore_delete")
+    assert len(ids()) == 3000 and verify_audit_log(key=KEY).ok

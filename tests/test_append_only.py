@@ -1,4 +1,8 @@
-"""Le déclencheur « ajout seul » documenté pour PostgreSQL, essayé sur le vrai serveur."""
+"""Le conseil « ajout seul » du README, essayé sur les vrais serveurs.
+
+PostgreSQL : le déclencheur livré (docs/append_only_postgres.sql) et un compte
+INSERT/SELECT ; MariaDB : un compte INSERT/SELECT.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from core.database import db
 
-from conftest import ROOT, Backend, pg_admin
+from conftest import ROOT, Backend, maria_admin, pg_admin
 from forge_mvc_audit import purge_audit_before, record_audit, seal_audit_log, verify_audit_log
 from journal_helpers import KEY, ids, seed
 
@@ -111,3 +115,38 @@ def test_insert_select_account_can_record_and_seal_but_not_edit(writer_role: str
             db.execute(sql)
     with pytest.raises(Exception, match="permission denied"):
         purge_audit_before("2100-01-01 00:00:00", key=KEY)
+
+
+@pytest.fixture
+def maria_writer(audit_db: Backend) -> Iterator[str]:
+    """Compte MariaDB limité à INSERT et SELECT, comme le conseille le README."""
+    if audit_db.name != "mariadb":
+        pytest.skip("droits propres à MariaDB")
+    user = f"forge_audit_w_{os.getpid()}"
+    name = audit_db.env["DB_NAME"]
+    conn = maria_admin()
+    cursor = conn.cursor()
+    cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+    cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY ''")
+    cursor.execute(f"GRANT SELECT, INSERT ON {name}.audit_log TO '{user}'@'%'")
+    cursor.execute(f"GRANT SELECT, INSERT ON {name}.audit_seal TO '{user}'@'%'")
+    conn.close()
+    Backend("mariadb", {**audit_db.env, "DB_APP_LOGIN": user, "DB_APP_PWD": ""}).activate()
+    try:
+        yield user
+    finally:
+        audit_db.activate()
+        conn = maria_admin()
+        conn.cursor().execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        conn.close()
+
+
+def test_mariadb_insert_select_account(maria_writer: str) -> None:
+    assert str(db.fetch_one("SELECT CURRENT_USER() AS u")["u"]).startswith(maria_writer)
+    for i in range(5):
+        record_audit("ecrit.par.le.compte.applicatif", actor=f"u{i}")
+    assert seal_audit_log(key=KEY, lag_seconds=0, now=datetime(2099, 1, 1, tzinfo=UTC)).rows == 5
+    assert verify_audit_log(key=KEY).ok
+    for sql in ("UPDATE audit_log SET details = 'x' WHERE id = 1", "DELETE FROM audit_seal"):
+        with pytest.raises(Exception, match="command denied"):
+            db.execute(sql)
