@@ -10,6 +10,8 @@ borne, puis mesure, chacun sur sa copie du fichier :
 - notre purge par lots d'un journal jamais scellé : durée totale, plus longue
   instruction (SELECT ou DELETE) et plus long lot (instructions + COMMIT d'une
   transaction) ;
+- pendant ces deux purges, un écrivain qui appelle record_audit toutes les
+  20 ms : attente la plus longue et échecs (« database is locked ») ;
 - le scellement du journal entier, sa vérification (entrées/s), puis la purge
   des segments scellés et la vérification après purge.
 """
@@ -33,14 +35,44 @@ REF_PYTHON = os.environ.get("AUDIT_REF_PYTHON", "/work/.venv-ref/bin/python")
 CUTOFF = "2026-01-01 00:00:00"
 
 _CHILD = r"""
-import json, sys, time
+import json, sys, threading, time
 mode, cutoff, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import forge_mvc_audit as audit
 out = {}
+stop = threading.Event()
+waits = []
+failures = []
+
+def writer():
+    # Un écrivain de l'application pendant la purge : combien attend-il ?
+    while not stop.is_set():
+        start = time.perf_counter()
+        try:
+            audit.record_audit("pendant.la.purge", actor="banc")
+        except Exception as error:
+            failures.append(type(error).__name__)
+        waits.append(time.perf_counter() - start)
+        time.sleep(0.02)
+
+def start_writer():
+    thread = threading.Thread(target=writer)
+    thread.start()
+    return thread
+
+def stop_writer(thread):
+    stop.set()
+    thread.join()
+    out["writes"] = len(waits)
+    out["write_max_ms"] = 1000 * max(waits, default=0.0)
+    out["write_failures"] = len(failures)
 if mode == "ref":
+    thread = start_writer()
     t = time.perf_counter()
-    out["deleted"] = audit.purge_audit_before(cutoff)
-    out["total"] = time.perf_counter() - t
+    try:
+        out["deleted"] = audit.purge_audit_before(cutoff)
+    finally:
+        out["total"] = time.perf_counter() - t
+        stop_writer(thread)
     out["longest"] = out["total"]
 else:
     if mode == "sealed":
@@ -73,9 +105,14 @@ else:
                     longest[0] = max(longest[0], time.perf_counter() - start)
             return timed
 
-    out["deleted"] = audit.purge_audit_before(
-        cutoff, batch_size=batch, key="clé-de-banc", progress=tick, db=Timed()
-    )
+    thread = start_writer() if mode == "plain" else None
+    try:
+        out["deleted"] = audit.purge_audit_before(
+            cutoff, batch_size=batch, key="clé-de-banc", progress=tick, db=Timed()
+        )
+    finally:
+        if thread is not None:
+            stop_writer(thread)
     out["statement"] = longest[0]
     end = time.perf_counter()
     out["total"] = end - t
@@ -173,6 +210,11 @@ def main() -> None:
     ref, plain, sealed = results["ref"], results["plain"], results["sealed"]
     print(f"batch_size={options.batch}, journal SQLite {'WAL' if options.wal else 'DELETE'}")
     print(f"1.0.0rc9, un DELETE     : {ref['deleted']} supprimées en {ref['total']:.2f} s")
+    for label, res in (("1.0.0rc9", ref), ("par lots", plain)):
+        print(
+            f"  écrivain concurrent ({label}) : {res['writes']} record_audit, attente max "
+            f"{float(res['write_max_ms']):.0f} ms, {res['write_failures']} échec(s)"  # type: ignore[arg-type]
+        )
     for label, res in (("par lots, non scellé", plain), ("par lots, scellé", sealed)):
         ratio = float(res["total"]) / float(ref["total"])  # type: ignore[arg-type]
         print(
