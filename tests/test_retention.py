@@ -229,3 +229,38 @@ def test_a_delete_silently_ignored_stops_the_purge(audit_db: Backend) -> None:
     finally:
         db.execute("DROP TRIGGER ignore_delete")
     assert len(ids()) == 3000 and verify_audit_log(key=KEY).ok
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_purge_and_concurrent_writers_both_succeed(audit_db: Backend, sealed: bool) -> None:
+    """Un record_audit concurrent ne fait échouer ni la purge ni lui-même."""
+    import threading
+
+    from forge_mvc_audit import record_audit
+
+    seed(6000)
+    if sealed:
+        seal_audit_log(key=KEY, now=LATER)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    written: list[int] = []
+
+    def writer() -> None:
+        while not stop.is_set():
+            try:
+                written.append(record_audit("pendant.la.purge"))
+            except BaseException as error:  # remonté au test
+                errors.append(error)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deleted = purge_audit_before(CUTOFF, batch_size=150, key=KEY)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert deleted == (2048 if sealed else 3600) and written
+    assert ids()[-len(written):] == written
+    if sealed:
+        assert verify_audit_log(key=KEY).ok
