@@ -59,14 +59,17 @@ class Backend:
         reset_backend()
 
     def reset_table(self) -> None:
-        """Vide le journal et remet les identifiants à 1."""
+        """Vide le journal et ses scellements, et remet les identifiants à 1."""
         if self.name == "postgres":
             db.execute("TRUNCATE audit_log RESTART IDENTITY")
+            db.execute("TRUNCATE audit_seal")
         elif self.name == "mariadb":
             db.execute("TRUNCATE TABLE audit_log")
+            db.execute("TRUNCATE TABLE audit_seal")
         else:
             db.execute("DELETE FROM audit_log")
             db.execute("DELETE FROM sqlite_sequence WHERE name = 'audit_log'")
+            db.execute("DELETE FROM audit_seal")
 
 
 def apply_migrations(backend: str) -> None:

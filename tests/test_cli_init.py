@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from forge_mvc_audit.tables import MIGRATIONS
 
 pytestmark = pytest.mark.fast
 
@@ -47,7 +48,7 @@ def test_init_is_idempotent_and_never_overwrites(project: Path) -> None:
     assert forge(project, "audit:init").returncode == 0
     again = forge(project, "audit:init")
     assert again.returncode == 0
-    assert again.stdout.count("identique") == 3
+    assert again.stdout.count("identique") == len(MIGRATIONS)
     target = next((project / "mvc" / "migrations").glob("*create_audit_log.sql"))
     target.write_text("-- modifié à la main\n")
     third = forge(project, "audit:init")

@@ -35,8 +35,11 @@ from forge_mvc_audit.redaction import (
     reset_redacted_keys,
 )
 from forge_mvc_audit.request import record_request_audit, request_audit_context
+from forge_mvc_audit.retention import count_audit_before, cutoff_for_days, purge_audit_before
+from forge_mvc_audit.seal import SealResult, seal_audit_log
 from forge_mvc_audit.store import MAX_LIMIT, count_audit, get_audit_log, record_audit
 from forge_mvc_audit.tables import TABLE_NAME, create_table_sql
+from forge_mvc_audit.verify import VerifyReport, verify_audit_log
 from forge_mvc_audit.web import register_audit_routes
 
 __version__ = "1.1.0.dev0"
@@ -78,19 +81,24 @@ __all__ = [
     "AuditContext",
     "AuditEntry",
     "AuditError",
+    "SealResult",
+    "VerifyReport",
     "add_redacted_keys",
     "audit_changes",
     "audit_context",
     "audit_permission_denials",
     "count_audit",
+    "count_audit_before",
     "create_table_sql",
     "current_audit_context",
+    "cutoff_for_days",
     "denial_details",
     "entry_to_row",
     "get_audit_log",
     "iter_audit_rows",
     "max_details_bytes",
     "permission_denials_audited",
+    "purge_audit_before",
     "record_audit",
     "record_audit_many",
     "record_request_audit",
@@ -99,6 +107,8 @@ __all__ = [
     "request_audit_context",
     "reset_denial_bridge",
     "reset_redacted_keys",
+    "seal_audit_log",
     "set_max_details_bytes",
+    "verify_audit_log",
     "write_audit_export",
 ]

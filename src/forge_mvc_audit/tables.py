@@ -26,6 +26,8 @@ __all__ = [
     "BACKENDS",
     "BASE_TABLE",
     "MIGRATIONS",
+    "SEAL_TABLE",
+    "SEAL_TABLE_NAME",
     "STRING_LENGTH",
     "TABLE",
     "TABLE_NAME",
@@ -83,6 +85,33 @@ TABLE = TableDefinition(
 #: là (celle de la version publiée) ne les recevrait jamais.
 _ALL_INDEXES: tuple[str, ...] = tuple(i.name for i in TABLE.indexes)
 
+SEAL_TABLE_NAME = "audit_seal"
+
+#: Les scellements du journal (`forge audit:seal`), une chaîne ordonnée par
+#: `seq`. `seq` n'est pas une identité : le scelleur le choisit (précédent + 1)
+#: et la clé primaire refuse qu'un second scelleur concurrent forke la chaîne.
+#: Les champs texte restent sous 64 Ko (TEXT MariaDB) : un scellement couvre au
+#: plus 2048 entrées et 512 trous.
+SEAL_TABLE = TableDefinition(
+    name=SEAL_TABLE_NAME,
+    columns=[
+        Column("seq", "big_integer"),
+        Column("kind", "string", length=16),
+        Column("first_id", "big_integer"),
+        Column("last_id", "big_integer"),
+        Column("row_count", "big_integer"),
+        Column("gaps", "text", nullable=True),
+        Column("fingerprints", "text", nullable=True),
+        Column("max_created", "string", length=19, nullable=True),
+        Column("digest", "string", length=64),
+        Column("prev_mac", "string", length=64, nullable=True),
+        Column("mode", "string", length=16),
+        Column("mac", "string", length=64),
+        Column("created_at", "string", length=19),
+    ],
+    primary_key=["seq"],
+)
+
 #: Ordre d'application : création, puis colonnes ajoutées. Un projet neuf joue
 #: tout ; un projet qui a déjà la table ne joue que ce qui lui manque.
 MIGRATIONS: list[tuple[str, TableDefinition | AddColumn]] = [
@@ -92,6 +121,7 @@ MIGRATIONS: list[tuple[str, TableDefinition | AddColumn]] = [
         AddColumn(TABLE, "request_id", index_names=_ALL_INDEXES),
     ),
     ("20261203100200_audit_log_ip.sql", AddColumn(TABLE, "ip", index_names=())),
+    ("20261203100300_create_audit_seal.sql", SEAL_TABLE),
 ]
 
 
