@@ -16,7 +16,9 @@ from forge_mvc_audit import (
     AuditError,
     count_audit_before,
     cutoff_for_days,
+    get_audit_log,
     purge_audit_before,
+    record_audit,
     seal_audit_log,
     verify_audit_log,
 )
@@ -264,3 +266,13 @@ def test_purge_and_concurrent_writers_both_succeed(audit_db: Backend, sealed: bo
     assert ids()[-len(written):] == written
     if sealed:
         assert verify_audit_log(key=KEY).ok
+
+
+def test_a_cutoff_before_year_1000_is_compared_as_a_date(audit_db: Backend) -> None:
+    """L'an 99 s'écrit « 0099 » ; écrit « 99-… », SQLite le placerait après 2026."""
+    record_audit("recent")
+    assert cutoff_for_days(700_000, now=datetime(2026, 1, 1)) == "0109-06-20 00:00:00"
+    assert count_audit_before(datetime(99, 6, 2)) == 0
+    assert purge_audit_before(datetime(99, 6, 2, 19, 59, 54, 145)) == 0
+    assert purge_audit_before(cutoff_for_days(700_000)) == 0
+    assert [e.action for e in get_audit_log()] == ["recent"]

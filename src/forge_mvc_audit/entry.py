@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from forge_mvc_audit.query import sql_stamp
+
 __all__ = ["ENTRY_COLUMNS", "AuditEntry", "entry_from_row", "format_timestamp"]
 
 #: Colonnes lues, dans l'ordre des champs d'`AuditEntry`.
@@ -61,7 +63,7 @@ def format_timestamp(value: object) -> str:
     backends doivent lire la même chaîne.
     """
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return sql_stamp(value)
     text = str(value)
     # SQLite peut garder une fraction ou un « T » si la ligne vient d'ailleurs.
     return text[:19].replace("T", " ")

@@ -22,6 +22,7 @@ __all__ = [
     "Filters",
     "build_filters",
     "parse_bound",
+    "sql_stamp",
     "where_clause",
 ]
 
@@ -114,22 +115,26 @@ def _period(since: object, until: object) -> tuple[str | None, str | None]:
                 f"Période inversée : since ({_shown(since, low)}) est après "
                 f"until ({_shown(until, high)}) ; aucune entrée ne pourrait y figurer."
             )
-    since_sql = None if low is None else _stamp(low[0])
-    until_sql = None if until_excl is None else _stamp(until_excl)
+    since_sql = None if low is None else sql_stamp(low[0])
+    until_sql = None if until_excl is None else sql_stamp(until_excl)
     return since_sql, until_sql
 
 
-def _stamp(value: datetime) -> str:
-    # isoformat et non strftime : l'année y a toujours quatre chiffres (« 0999 »),
-    # sans quoi la comparaison textuelle de SQLite se tromperait.
-    return value.isoformat(sep=" ")
+def sql_stamp(value: datetime) -> str:
+    """Un instant UTC naïf au format du journal, `AAAA-MM-JJ HH:MM:SS`.
+
+    isoformat et non strftime : l'année y a toujours quatre chiffres (« 0099 »,
+    quand strftime écrit « 99 »), sans quoi la comparaison textuelle de SQLite
+    placerait l'an 99 après 2026.
+    """
+    return value.replace(microsecond=0).isoformat(sep=" ")
 
 
 def _shown(value: object, parsed: tuple[datetime, bool]) -> str:
     """Une borne telle que l'utilisateur la reconnaît : sa saisie, ou l'instant UTC."""
     if isinstance(value, str):
         return value.strip()
-    return (parsed[0].date().isoformat() if parsed[1] else _stamp(parsed[0])) + " UTC"
+    return (parsed[0].date().isoformat() if parsed[1] else sql_stamp(parsed[0])) + " UTC"
 
 
 def build_filters(

@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
 from core.database.retention import cutoff_for_days as _core_cutoff
+from core.database.timestamps import utc_now
 from core.database.transaction import transaction
 
 from forge_mvc_audit._chain import (
@@ -40,7 +41,7 @@ from forge_mvc_audit._chain import (
     read_key,
 )
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.query import TIMESTAMP_FORMAT
+from forge_mvc_audit.query import TIMESTAMP_FORMAT, sql_stamp
 from forge_mvc_audit.store import run_db, utc_timestamp
 from forge_mvc_audit.tables import SEAL_TABLE_NAME, TABLE_NAME
 
@@ -68,23 +69,29 @@ def cutoff_for_days(keep_days: int, *, now: datetime | None = None) -> str:
     Au format du journal (`AAAA-MM-JJ HH:MM:SS`). Une rétention qui n'est pas
     un entier >= 1 lève `AuditError` : aucune valeur par défaut n'est supposée.
     """
+    instant = now if now is not None else utc_now()
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
     try:
-        return _core_cutoff(keep_days, now=now, quoi="le journal d'audit")
+        # Le cœur valide la rétention et en donne les messages d'erreur...
+        _core_cutoff(keep_days, now=instant, quoi="le journal d'audit")
     except ValueError as error:
         raise AuditError(str(error)) from None
+    # ... mais écrit l'an 99 « 99-... » ; le journal le compare comme texte.
+    return sql_stamp(instant - timedelta(days=keep_days))
 
 
 def _check_cutoff(cutoff: object) -> str:
     if isinstance(cutoff, datetime):
         if cutoff.tzinfo is not None:
             cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-        return cutoff.strftime(TIMESTAMP_FORMAT)
+        return sql_stamp(cutoff)
     if isinstance(cutoff, str):
         try:
             parsed = datetime.strptime(cutoff, TIMESTAMP_FORMAT)
         except ValueError:
             parsed = None
-        if parsed is not None and parsed.strftime(TIMESTAMP_FORMAT) == cutoff:
+        if parsed is not None and sql_stamp(parsed) == cutoff:
             return cutoff
     raise AuditError(
         f"Borne de purge illisible : {cutoff!r} ; attendu « AAAA-MM-JJ HH:MM:SS » (UTC) "

@@ -46,7 +46,7 @@ from forge_mvc_audit._chain import (
 )
 from forge_mvc_audit.entry import format_timestamp
 from forge_mvc_audit.errors import AuditError
-from forge_mvc_audit.query import TIMESTAMP_FORMAT
+from forge_mvc_audit.query import sql_stamp
 from forge_mvc_audit.store import utc_timestamp
 
 __all__ = ["DEFAULT_LAG_SECONDS", "SealResult", "seal_audit_log"]
@@ -137,7 +137,7 @@ def seal_audit_log(
     if instant.tzinfo is not None:
         instant = instant.astimezone(UTC).replace(tzinfo=None)
     try:
-        horizon = (instant - timedelta(seconds=lag)).strftime(TIMESTAMP_FORMAT)
+        horizon = sql_stamp(instant - timedelta(seconds=lag))
     except (OverflowError, ValueError):
         raise AuditError(f"Le délai de scellement est trop grand : {lag} s.") from None
     head, sealed_up_to = chain_head(db)
