@@ -379,9 +379,157 @@ def w_seal(side: str, p: dict[str, Any]) -> Result:
     }
 
 
+class JournalSite:
+    """Une application Forge minimale qui sert la page du journal, appelée sans réseau.
+
+    Ce qu'un projet `forge new` monte, réduit au nécessaire et avec les seules
+    API du cœur de Forge (forge-mvc-testing n'est pas une dépendance) : routeur,
+    `AuthMiddleware` adossé à une table de comptes, vues du squelette, rendu
+    Jinja, session en mémoire posée directement (pas de formulaire de connexion).
+    """
+
+    USERS_TABLE = "bench_web_users"
+
+    def __init__(self, register_audit_routes: Any, views_root: str) -> None:
+        import shutil
+
+        import core.forge as forge
+        import skeleton
+        from core.app.application import Application
+        from core.app.wsgi import create_wsgi_app
+        from core.auth.password import hash_password
+        from core.auth.session import get_authenticated_user_id
+        from core.database import db
+        from core.http.router import Router
+        from core.security.middleware import AuthMiddleware
+        from core.sessions.access import SESSION_COOKIE_NAME
+        from core.sessions.keys import SESSION_KEY_AUTH_USER_ID
+        from core.sessions.manager import get_session_store
+        from core.templating.manager import template_manager
+        from integrations.jinja2.renderer import Jinja2Renderer
+
+        views = os.path.join(views_root, "views")
+        shutil.copytree(
+            os.path.join(os.path.dirname(skeleton.__file__), "data", "mvc", "views"), views
+        )
+        table = self.USERS_TABLE
+        db.execute(
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, login VARCHAR(100) NOT NULL, "
+            "password_hash VARCHAR(255) NOT NULL, is_admin INTEGER NOT NULL)"
+        )
+        db.execute(
+            f"INSERT INTO {table} (id, login, password_hash, is_admin) VALUES (?, ?, ?, ?)",
+            (1, "directrice", hash_password("banc sans valeur"), 1),
+        )
+
+        def load_user(user_id: object) -> dict[str, Any] | None:
+            return db.fetch_one(
+                f"SELECT id, login, password_hash, is_admin FROM {table} WHERE id = ?", (user_id,)
+            )
+
+        def is_admin(request: Any) -> bool:
+            # La garde d'une vraie application : relire le compte à chaque requête.
+            user = load_user(get_authenticated_user_id(request))
+            return bool(user and int(user["is_admin"]))
+
+        router = Router()
+        register_audit_routes(router, guard=is_admin)
+        forge.configure(app_name="Banc", app_env="prod", views_dir=views, router=router)
+        template_manager.register(Jinja2Renderer(views))
+        application = Application(
+            router,
+            middlewares=[AuthMiddleware("/login", user_loader=load_user)],
+            api_routes_module=None,
+        )
+        self.app = create_wsgi_app(application, emit_prod_warnings=False)
+
+        sessions = get_session_store()
+        session_id = sessions.authenticate(sessions.create(), {"id": 1}, 3600)
+        if session_id is None:
+            raise RuntimeError("le magasin de sessions a refusé la session du banc")
+        data = sessions.get(session_id) or {}
+        data[SESSION_KEY_AUTH_USER_ID] = 1
+        sessions.set(session_id, data)
+        self.cookie = f"{SESSION_COOKIE_NAME}={session_id}"
+
+    def get(self, path: str, query: dict[str, str]) -> tuple[str, bytes, float]:
+        """(statut, corps, secondes passées dans le callable WSGI et son itérable)."""
+        import io
+        from urllib.parse import urlencode
+
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": urlencode(query),
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "443",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "localhost",
+            "HTTP_COOKIE": self.cookie,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "CONTENT_LENGTH": "0",
+        }
+        status: list[str] = []
+
+        def start_response(line: str, headers: Any, exc_info: Any = None) -> Any:
+            status.append(line)
+            return lambda _data: None
+
+        start = time.perf_counter()
+        chunks = self.app(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+        elapsed = time.perf_counter() - start
+        return (status[0] if status else "?"), body, elapsed
+
+
 def w_web(side: str, p: dict[str, Any]) -> Result:
-    feature("forge_mvc_audit", "register_audit_routes")
-    raise Unavailable("register_audit_routes présent, mais ce banc ne mesure pas encore la page")
+    """Chaque filtre : médiane (et maximum) de `calls` GET de la page, temps serveur."""
+    import shutil
+    import tempfile
+
+    register_audit_routes = feature("forge_mvc_audit", "register_audit_routes")
+    count_audit = feature("forge_mvc_audit", "count_audit")
+    from core.database import db
+
+    # Quelques entrées d'une même requête HTTP : le jeu généré n'a pas de request_id.
+    tag = p["request_tag"]
+    for row_id in tag["ids"]:
+        db.execute("UPDATE audit_log SET request_id = ? WHERE id = ?", (tag["request_id"], row_id))
+    views_root = tempfile.mkdtemp(prefix="bench-web-", dir=os.getcwd())
+    try:
+        site = JournalSite(register_audit_routes, views_root)
+        out: dict[str, Any] = {}
+        for name, filters in p["filters"].items():
+            matches = count_audit(**filters)
+            # Premier appel hors mesure (gabarit compilé, caches chauds), et preuve que
+            # la page rend bien le résultat : statut 200 et total affiché.
+            line, body, _ = site.get(p["path"], filters)
+            total = f"{matches:,}".replace(",", "\u202f").encode()
+            if not line.startswith("200") or total not in body:
+                raise RuntimeError(
+                    f"page « {name} » : {line}, {len(body)} octets, total {matches} absent"
+                )
+            times = [site.get(p["path"], filters)[2] for _ in range(p["calls"])]
+            out[name] = {
+                "ms": statistics.median(times) * 1000,
+                "max_ms": max(times) * 1000,
+                "matches": matches,
+            }
+    finally:
+        shutil.rmtree(views_root, ignore_errors=True)
+    return {"filters": out}
 
 
 def w_schema(side: str, p: dict[str, Any]) -> Result:
