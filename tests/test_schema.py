@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -27,6 +28,36 @@ PUBLISHED_NAMES = {
     "CREATE_TABLE_SQL",
 }
 
+# Les fonctions publiques de forge-mvc-audit 1.0.0rc9 et leurs paramètres : une
+# application qui les appelle ainsi doit pouvoir passer à ce paquet sans rien changer.
+PUBLISHED_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "record_audit": ("action", "actor", "target_type", "target_id", "details", "db"),
+    "get_audit_log": (
+        "limit", "actor", "action", "target_type", "target_id", "before_id", "since", "until",
+        "db",
+    ),
+    "record_request_audit": ("request", "action", "target_type", "target_id", "details", "db"),
+    "iter_audit_rows": (
+        "actor", "action", "target_type", "target_id", "since", "until", "batch_size", "db",
+    ),
+    "entry_to_row": ("entry",),
+    "cutoff_for_days": ("keep_days", "now"),
+    "count_audit_before": ("cutoff", "db"),
+    "purge_audit_before": ("cutoff", "db"),
+    "audit_permission_denials": ("action", "db"),
+    "permission_denials_audited": (),
+    "reset_denial_bridge": (),
+    "denial_details": ("event",),
+}
+PUBLISHED_CONSTANTS = {
+    "DENIAL_ACTION": "acces.refuse",
+    "DENIAL_TARGET_TYPE": "permission",
+    "DEFAULT_BATCH_SIZE": 500,
+    "AUDIT_EXPORT_COLUMNS": (
+        "id", "created_at", "actor", "action", "target_type", "target_id", "details",
+    ),
+}
+
 
 @pytest.mark.fast
 def test_public_api() -> None:
@@ -36,6 +67,24 @@ def test_public_api() -> None:
     assert isinstance(forge_mvc_audit.__version__, str)
     for name in forge_mvc_audit.__all__:
         assert hasattr(forge_mvc_audit, name), name
+
+
+@pytest.mark.fast
+def test_everything_the_published_package_offers_is_here() -> None:
+    exported = set(forge_mvc_audit.__all__)
+    assert set(PUBLISHED_SIGNATURES) | set(PUBLISHED_CONSTANTS) <= exported
+    for name, parameters in PUBLISHED_SIGNATURES.items():
+        ours = inspect.signature(getattr(forge_mvc_audit, name)).parameters
+        assert set(parameters) <= set(ours), (name, set(parameters) - set(ours))
+        # Les nouveaux paramètres ont tous une valeur par défaut.
+        added = [p for n, p in ours.items() if n not in parameters]
+        assert all(p.default is not inspect.Parameter.empty for p in added), name
+    for name, value in PUBLISHED_CONSTANTS.items():
+        ours_value = getattr(forge_mvc_audit, name)
+        if isinstance(value, tuple):
+            assert ours_value[: len(value)] == value, name
+        else:
+            assert ours_value == value, name
 
 
 @pytest.mark.fast
