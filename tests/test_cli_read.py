@@ -589,7 +589,7 @@ def test_real_forge_export_killed_midway_leaves_no_file(audit_db: Backend, tmp_p
 def test_progress_shows_count_and_rate_at_most_twice_a_second() -> None:
     ticks = iter([100.0, 100.2, 100.6, 100.7, 101.2])
     stream = io.StringIO()
-    progress = export_cli._Progress(stream, clock=lambda: next(ticks))  # pyright: ignore[reportPrivateUsage]
+    progress = export_cli._progress(stream, clock=lambda: next(ticks))  # pyright: ignore[reportPrivateUsage]
     progress(1000)  # 0,2 s : trop tôt
     assert stream.getvalue() == ""
     progress(3000)  # 0,6 s

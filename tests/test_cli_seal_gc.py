@@ -46,7 +46,7 @@ def _one_error(result: subprocess.CompletedProcess[str], code: int, *words: str)
     output = result.stdout + result.stderr
     assert result.returncode == code, output
     assert "Traceback" not in output
-    errors = [line for line in result.stdout.splitlines() if line.startswith("[ERREUR] ")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("[ERREUR] ")]
     assert len(errors) == 1, output
     for word in words:
         assert word in errors[0], errors[0]

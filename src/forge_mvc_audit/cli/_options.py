@@ -1,9 +1,11 @@
 # pyright: strict
-"""Ce que `audit:show` et `audit:export` partagent : filtres, erreurs, sortie.
+"""Ce que partagent les commandes `forge audit:*` qui ouvrent la base.
 
-Chaque mauvais argument devient une seule ligne `[ERREUR] ...` en français et
-un code de sortie (2 : la ligne de commande ; 1 : la base ou le fichier),
-jamais une trace d'exécution ni l'usage anglais d'argparse.
+Lecture des options (argparse, messages en français, sans abréviation, une
+option répétée refusée), filtres de `audit:show`/`audit:export`, et
+exécution protégée : chaque erreur devient une seule ligne `[ERREUR] ...` sur
+la sortie d'erreur et un code de sortie (2 : la ligne de commande ; 1 : la
+base ou le fichier ; 130 : une interruption), jamais une trace d'exécution.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ __all__ = [
     "ERROR",
     "INFO",
     "OK",
+    "RERUN_AFTER_INTERRUPT",
+    "Once",
     "UsageError",
     "add_filter_options",
     "filters_from",
-    "parser_for",
-    "positive_int",
+    "integer",
+        "parser_for",
     "run_command",
     "wants_help",
 ]
@@ -35,6 +39,9 @@ __all__ = [
 OK = "[OK]"
 INFO = "[INFO]"
 ERROR = "[ERREUR]"
+
+#: Après Ctrl-C dans une commande qui valide par étapes (ou pas du tout) : la relancer suffit.
+RERUN_AFTER_INTERRUPT = "Interrompu : ce qui était validé le reste, relancez pour terminer."
 
 _BIGINT = 2**63 - 1
 
@@ -50,7 +57,10 @@ _TRANSLATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, french in (
         (r"unrecognized arguments: (.*)", "argument inconnu : {0} (voir --help)"),
         (r"argument (\S+): expected one argument", "l'option {0} attend une valeur"),
-        (r"argument (\S+): ignored explicit argument (.*)", "l'option {0} ne prend pas de valeur"),
+        (
+            r"argument (\S+): ignored explicit argument (['\"])(.*)\2",
+            "l'option {0} ne prend pas de valeur (reçu : {0}={2})",
+        ),
         (r"argument (\S+): (.*)", "{0} : {1}"),
     )
 )
@@ -69,7 +79,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(_french(message))
 
 
-class _Once(argparse.Action):
+class Once(argparse.Action):
     """Option à valeur unique : la répéter est une erreur, pas « la dernière gagne »."""
 
     def __call__(
@@ -111,18 +121,21 @@ def _date(option: str) -> Callable[[str], str]:
     return check
 
 
-def positive_int(maximum: int = _BIGINT) -> Callable[[str], int]:
-    """Convertisseur d'entier entre 1 et `maximum`, message français."""
+def integer(minimum: int = 1, maximum: int = _BIGINT) -> Callable[[str], int]:
+    """Convertisseur d'entier écrit en chiffres, entre `minimum` et `maximum`, message français."""
 
     def check(value: str) -> int:
         text = value.strip()
         if not re.fullmatch(r"[0-9]+", text):
             raise argparse.ArgumentTypeError(
-                f"entier attendu entre 1 et {maximum} (reçu : {terminal_text(value)!r})"
+                f"entier attendu entre {minimum} et {maximum}, valeur illisible : "
+                f"{terminal_text(value)!r}"
             )
         number = int(text)
-        if not 1 <= number <= maximum:
-            raise argparse.ArgumentTypeError(f"doit être entre 1 et {maximum} (reçu : {number})")
+        if not minimum <= number <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"doit être entre {minimum} et {maximum} (reçu : {number})"
+            )
         return number
 
     return check
@@ -139,13 +152,13 @@ def _target(value: str) -> tuple[str, str | None]:
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
     """Les filtres communs aux deux commandes, dans l'ordre de l'aide."""
-    parser.add_argument("--actor", action=_Once, type=_text)
-    parser.add_argument("--action", action=_Once, type=_text)
-    parser.add_argument("--target", action=_Once, type=_target)
-    parser.add_argument("--request-id", action=_Once, type=_text)
-    parser.add_argument("--since", action=_Once, type=_date("--since"))
-    parser.add_argument("--until", action=_Once, type=_date("--until"))
-    parser.add_argument("--before-id", action=_Once, type=positive_int())
+    parser.add_argument("--actor", action=Once, type=_text)
+    parser.add_argument("--action", action=Once, type=_text)
+    parser.add_argument("--target", action=Once, type=_target)
+    parser.add_argument("--request-id", action=Once, type=_text)
+    parser.add_argument("--since", action=Once, type=_date("--since"))
+    parser.add_argument("--until", action=Once, type=_date("--until"))
+    parser.add_argument("--before-id", action=Once, type=integer())
 
 
 def filters_from(options: argparse.Namespace) -> dict[str, Any]:
@@ -173,10 +186,14 @@ def _one_line(error: BaseException) -> str:
     return terminal_text(text) or type(error).__name__
 
 
-def run_command(body: Callable[[], int]) -> int:
-    """Exécute `body` ; toute erreur devient une ligne `[ERREUR]` sur stderr et un code."""
+def run_command(body: Callable[[], int], *, interrupted: str = "Interrompu.") -> int:
+    """Exécute `body` ; toute erreur devient une ligne `[ERREUR]` sur stderr et un code.
+
+    `interrupted` : la ligne affichée après Ctrl-C (code 130), pour dire ce
+    qu'il reste de l'opération.
+    """
     try:
-        return _guarded(body)
+        return _guarded(body, interrupted)
     finally:
         _close_backend()
 
@@ -192,7 +209,7 @@ def _close_backend() -> None:
         pass
 
 
-def _guarded(body: Callable[[], int]) -> int:
+def _guarded(body: Callable[[], int], interrupted: str) -> int:
     try:
         return body()
     except UsageError as error:
@@ -208,12 +225,12 @@ def _guarded(body: Callable[[], int]) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
-        print(f"{ERROR} Interrompu.", file=sys.stderr)
+        print(f"{ERROR} {interrupted}", file=sys.stderr)
         return 130
     except Exception as error:
         # Base injoignable, droits, pilote : la cause en une ligne, sans trace.
-        print(
-            f"{ERROR} Lecture du journal impossible ({type(error).__name__}) : {_one_line(error)}",
-            file=sys.stderr,
-        )
+        from core.database.errors import DatabaseError
+
+        what = "Base de données" if isinstance(error, DatabaseError) else "Échec"
+        print(f"{ERROR} {what} ({type(error).__name__}) : {_one_line(error)}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ from forge_mvc_audit.cli._options import (
     run_command,
     wants_help,
 )
+from forge_mvc_audit.cli._progress import Progress, fmt
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.export import EXPORT_FORMATS, TextSink, write_audit_export
 from forge_mvc_audit.query import build_filters
@@ -118,30 +119,13 @@ def _entries(count: int) -> str:
     return f"{count} entrée{'s' if count > 1 else ''} exportée{'s' if count > 1 else ''}"
 
 
-class _Progress:
-    """Compteur et débit sur stderr, au plus deux fois par seconde, si c'est un terminal."""
+def _progress(stream: TextIO, clock: Callable[[], float] = time.monotonic) -> Progress:
+    """Compteur et débit sur `stream`, au plus deux fois par seconde."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream = stream
-        self.clock = clock
-        self.start = clock()
-        self.next_at = self.start + 0.5
-        self.shown = False
+    def render(count: int, elapsed: float) -> str:
+        return f"{INFO} {fmt(count)} entrées… ({fmt(round(count / max(elapsed, 1e-9)))}/s)"
 
-    def __call__(self, count: int) -> None:
-        now = self.clock()
-        if now < self.next_at:
-            return
-        self.next_at = now + 0.5
-        rate = count / max(now - self.start, 1e-9)
-        self.stream.write(f"\r{INFO} {count:,} entrées… ({rate:,.0f}/s)".replace(",", " "))
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+    return Progress(stream, render, clock=clock)
 
 
 @contextmanager
@@ -226,7 +210,7 @@ def _export(args: list[str]) -> int:
         options.output = None
     # Les données à l'écran montrent déjà l'avancement : pas de compteur par-dessus.
     on_screen = options.output is None and sys.stdout.isatty()
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not on_screen else None
+    progress = _progress(sys.stderr) if sys.stderr.isatty() and not on_screen else None
 
     def write(stream: TextSink) -> int:
         try:

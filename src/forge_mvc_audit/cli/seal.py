@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from forge_mvc_audit._chain import KEY_ENV, MODE_PLAIN
-from forge_mvc_audit.cli._common import fmt, parse_options, parse_positive_int, run_guarded
+from forge_mvc_audit.cli._options import (
+    INFO,
+    OK,
+    RERUN_AFTER_INTERRUPT,
+    Once,
+    UsageError,
+    integer,
+    parser_for,
+    run_command,
+    wants_help,
+)
+from forge_mvc_audit.cli._progress import fmt
 from forge_mvc_audit.seal import DEFAULT_LAG_SECONDS, seal_audit_log
 
 LAG_ENV = "AUDIT_SEAL_LAG"
@@ -31,18 +43,32 @@ Options:
   -h, --help       Affiche cette aide sans rien faire."""
 
 
-def _lag(option: str | bool | None) -> int:
-    if isinstance(option, str):
-        return parse_positive_int(option, "--lag", minimum=0)
+_SECONDS = integer(minimum=0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = parser_for("audit:seal")
+    parser.add_argument("--lag", action=Once, type=_SECONDS)
+    return parser
+
+
+def _lag(option: int | None) -> int:
+    if option is not None:
+        return option
     env = os.environ.get(LAG_ENV)
     if env is None or not env.strip():
         return DEFAULT_LAG_SECONDS
-    return parse_positive_int(env, LAG_ENV, minimum=0)
+    try:
+        return _SECONDS(env)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{LAG_ENV} : {error}") from None
 
 
 def _run(args: list[str]) -> int:
-    options = parse_options(args, "audit:seal", valued={"--lag"}, flags=set())
-    lag = _lag(options.get("--lag"))
+    if wants_help(args):
+        print(_USAGE)
+        return 0
+    lag = _lag(_parser().parse_args(args).lag)
     if not os.environ.get(KEY_ENV):
         print(
             f"[WARN] {KEY_ENV} absente : scellement en SHA-256 simple. Quiconque peut écrire "
@@ -51,25 +77,22 @@ def _run(args: list[str]) -> int:
         )
     result = seal_audit_log(lag_seconds=lag)
     if not result.seals:
-        print("[INFO] Rien à sceller : aucune entrée nouvelle plus ancienne que le délai.")
+        print(f"{INFO} Rien à sceller : aucune entrée nouvelle plus ancienne que le délai.")
     else:
         first, last = result.seals[0], result.seals[-1]
         numbers = f"n°{first}" if first == last else f"n°{first} à {last}"
         gaps = f", {fmt(result.gaps)} id absent(s) inscrit(s) comme trous" if result.gaps else ""
         mode = "SHA-256 simple" if result.mode == MODE_PLAIN else "HMAC-SHA-256"
         print(
-            f"[OK] {len(result.seals)} scellement(s) {numbers} ({mode}) : {fmt(result.rows)} "
+            f"{OK} {len(result.seals)} scellement(s) {numbers} ({mode}) : {fmt(result.rows)} "
             f"entrée(s), id {result.first_id} à {result.last_id}{gaps}."
         )
     if result.recent_left:
-        print(f"[INFO] Les entrées de moins de {lag} s attendent le prochain scellement.")
+        print(f"{INFO} Les entrées de moins de {lag} s attendent le prochain scellement.")
     return 0
 
 
 def main(args: list[str]) -> int:
-    if any(arg in ("-h", "--help") for arg in args):
-        print(_USAGE)
-        return 0
-    return run_guarded(lambda: _run(args))
-
-
+    """Point d'entrée de `forge audit:seal`."""
+    # Le scellement tient dans une transaction : interrompu, rien n'est à moitié écrit.
+    return run_command(lambda: _run(args), interrupted=RERUN_AFTER_INTERRUPT)

@@ -20,8 +20,8 @@ from forge_mvc_audit.cli._options import (
     INFO,
     add_filter_options,
     filters_from,
+    integer,
     parser_for,
-    positive_int,
     run_command,
     wants_help,
 )
@@ -85,7 +85,7 @@ _HEADERS: dict[str, tuple[str, bool]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = parser_for("audit:show")
     add_filter_options(parser)
-    parser.add_argument("--limit", type=positive_int(MAX_LIMIT), default=DEFAULT_LIMIT)
+    parser.add_argument("--limit", type=integer(maximum=MAX_LIMIT), default=DEFAULT_LIMIT)
     parser.add_argument("--json", action="store_true")
     return parser
 

@@ -3,8 +3,18 @@
 
 from __future__ import annotations
 
+import argparse
+
 from forge_mvc_audit._chain import KEY_ENV
-from forge_mvc_audit.cli._common import parse_options, parse_positive_int, run_guarded
+from forge_mvc_audit.cli._options import (
+    OK,
+    RERUN_AFTER_INTERRUPT,
+    Once,
+    integer,
+    parser_for,
+    run_command,
+    wants_help,
+)
 from forge_mvc_audit.verify import verify_audit_log
 
 _USAGE = f"""\
@@ -26,20 +36,26 @@ Options:
   -h, --help       Affiche cette aide sans rien faire."""
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = parser_for("audit:verify")
+    parser.add_argument("--since-seal", action=Once, type=integer())
+    return parser
+
+
 def _run(args: list[str]) -> int:
-    options = parse_options(args, "audit:verify", valued={"--since-seal"}, flags=set())
-    since = options.get("--since-seal")
-    report = verify_audit_log(
-        since_seal=parse_positive_int(since, "--since-seal") if isinstance(since, str) else None
-    )
+    if wants_help(args):
+        print(_USAGE)
+        return 0
+    report = verify_audit_log(since_seal=_parser().parse_args(args).since_seal)
     if report.weak:
         print(
             "[WARN] Des scellements sont en SHA-256 simple : qui peut écrire dans la base "
             f"saurait les recalculer ({KEY_ENV} absente au scellement)."
         )
     if report.ok:
-        print(f"[OK] Journal intact : {report.summary()}")
+        print(f"{OK} Journal intact : {report.summary()}")
         return 0
+    # Le verdict de la commande, pas une erreur d'exécution : sur stdout, avec la liste.
     problems = report.problems()
     print(f"[ERREUR] Journal altéré : {len(problems)} anomalie(s). {report.summary()}")
     for line in problems:
@@ -48,7 +64,5 @@ def _run(args: list[str]) -> int:
 
 
 def main(args: list[str]) -> int:
-    if any(arg in ("-h", "--help") for arg in args):
-        print(_USAGE)
-        return 0
-    return run_guarded(lambda: _run(args))
+    """Point d'entrée de `forge audit:verify`."""
+    return run_command(lambda: _run(args), interrupted=RERUN_AFTER_INTERRUPT)
