@@ -31,7 +31,7 @@ __all__ = [
     "add_filter_options",
     "filters_from",
     "integer",
-        "parser_for",
+    "parser_for",
     "run_command",
     "wants_help",
 ]
