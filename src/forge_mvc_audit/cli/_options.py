@@ -124,12 +124,14 @@ def _date(option: str) -> Callable[[str], str]:
 def integer(minimum: int = 1, maximum: int = _BIGINT) -> Callable[[str], int]:
     """Convertisseur d'entier écrit en chiffres, entre `minimum` et `maximum`, message français."""
 
+    # Sans plafond métier, 2**63-1 n'aide personne : on ne le cite que s'il est dépassé.
+    wanted = f"entre {minimum} et {maximum}" if maximum < _BIGINT else f">= {minimum}"
+
     def check(value: str) -> int:
         text = value.strip()
         if not re.fullmatch(r"[0-9]+", text):
             raise argparse.ArgumentTypeError(
-                f"entier attendu entre {minimum} et {maximum}, valeur illisible : "
-                f"{terminal_text(value)!r}"
+                f"entier attendu {wanted}, valeur illisible : {terminal_text(value)!r}"
             )
         number = int(text)
         if not minimum <= number <= maximum:
