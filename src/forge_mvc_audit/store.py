@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from core.database import db as forge_db
 from core.database.backend import get_backend
-from core.database.transaction import Transaction, transaction
+from core.database.connection import close_connection, get_connection
+from core.database.qualify import raise_qualified
+from core.database.transaction import Transaction
 
 from forge_mvc_audit import details as details_module
 from forge_mvc_audit._failures import storage_failure
@@ -29,8 +33,8 @@ __all__ = [
     "MAX_LIMIT",
     "count_audit",
     "fetch_page",
-    "fetch_values",
     "get_audit_log",
+    "iter_value_batches",
     "page_sql",
     "record_audit",
     "run_db",
@@ -309,32 +313,58 @@ def fetch_page(limit: int, filters: Filters, db: Any = None) -> list[dict[str, A
     return rows
 
 
-def fetch_values(
-    limit: int, filters: Filters, columns: tuple[str, ...], db: Any = None
-) -> list[tuple[Any, ...]]:
-    """Comme `fetch_page`, mais chaque ligne en tuple, dans l'ordre de `columns`.
+def iter_value_batches(
+    size: int, filters: Filters, columns: tuple[str, ...], db: Any = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Toute la sélection par lots de `size` tuples (ordre de `columns`, `id` en tête).
 
-    Pour l'export, qui lit tout le journal : le tuple du pilote évite la
-    construction d'un dict par ligne. La lecture passe par une transaction
-    Forge (son curseur rend des tuples), courte : un lot, pas l'export entier,
-    pour ne jamais bloquer les écritures de l'application pendant un long export.
+    Pour l'export, qui lit tout le journal : le curseur avance sur l'id, une
+    entrée écrite pendant le parcours n'est ni rendue ni cause de saut. Une
+    seule connexion est empruntée pour tout le parcours (en ouvrir une par lot
+    coûtait plus que la lecture elle-même sur SQLite), mais chaque lot est
+    validé aussitôt lu : aucune transaction ne survit à un lot, rien ne bloque
+    les écritures de l'application pendant un long export.
     """
-    sql, params = _page_query(limit, filters, columns)
     if db is not None:
-        rows: list[dict[str, Any]] = run_db(lambda: db.fetch_all(sql, params))
-        return [tuple(row[column] for column in columns) for row in rows]
+        while True:
+            sql, params = _page_query(size, filters, columns)
+            rows: list[dict[str, Any]] = run_db(lambda: db.fetch_all(sql, params))  # noqa: B023
+            batch = [tuple(row[column] for column in columns) for row in rows]
+            if batch:
+                yield batch
+            if len(batch) < size:
+                return
+            filters = replace(filters, before_id=int(batch[-1][0]))
+    connection: Any = run_db(get_connection)
+    try:
+        while True:
+            sql, params = _page_query(size, filters, columns)
+            batch = _read_batch(connection, sql, params)
+            if batch:
+                yield batch
+            if len(batch) < size:
+                return
+            filters = replace(filters, before_id=int(batch[-1][0]))
+    finally:
+        close_connection(connection)
 
-    def read() -> list[tuple[Any, ...]]:
-        with transaction() as tx:
-            cursor = tx.cursor()
-            try:
-                cursor.execute(sql, params)
-                rows: list[tuple[Any, ...]] = cursor.fetchall()
-                return rows
-            finally:
-                cursor.close()
 
-    return run_db(read)
+def _read_batch(connection: Any, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+    cursor: Any = None
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        connection.commit()
+        return rows
+    except Exception as error:
+        with contextlib.suppress(Exception):  # la cause d'origine compte seule
+            connection.rollback()
+        _translate(error)
+        raise_qualified(error)
+    finally:
+        if cursor is not None:
+            cursor.close()
 
 
 def count_audit(
