@@ -222,9 +222,10 @@ def backend(
     else:
         maker = _make_mariadb()
     info = next(maker)
-    info.activate()
-    apply_migrations(name)
     try:
+        # Dans le try : une migration qui échoue ne doit pas laisser la base jetable.
+        info.activate()
+        apply_migrations(name)
         yield info
     finally:
         global _active
