@@ -7,16 +7,7 @@ from collections.abc import Iterable, Sequence
 from core.database import db
 from core.database.transaction import transaction
 
-COLUMNS = (
-    "actor",
-    "action",
-    "target_type",
-    "target_id",
-    "details",
-    "created_at",
-    "request_id",
-    "ip",
-)
+from forge_mvc_audit.store import INSERT_COLUMNS as COLUMNS
 
 
 def insert_rows(rows: Iterable[dict[str, object]], chunk: int = 200) -> None:

@@ -23,6 +23,7 @@ from forge_mvc_audit.query import parse_bound
 
 __all__ = [
     "ERROR",
+    "FILTER_HELP",
     "INFO",
     "OK",
     "RERUN_AFTER_INTERRUPT",
@@ -150,6 +151,20 @@ def _target(value: str) -> tuple[str, str | None]:
     if sep and not ident.strip():
         raise argparse.ArgumentTypeError("ID vide après « : » ; forme attendue TYPE ou TYPE:ID")
     return kind, (ident if sep else None)
+
+
+#: Aide des options de filtre communes à audit:show et audit:export.
+FILTER_HELP = """\
+Filtres (combinés par ET) :
+  --actor ACTEUR        Entrées de cet acteur (valeur exacte).
+  --action ACTION       Entrées de cette action (valeur exacte).
+  --target TYPE[:ID]    Entrées visant ce type d'objet, ou cet objet précis.
+  --request-id ID       Entrées écrites pendant cette requête HTTP.
+  --since DATE          À partir de DATE incluse : AAAA-MM-JJ ou
+                        "AAAA-MM-JJ HH:MM:SS" (UTC).
+  --until DATE          Jusqu'à DATE incluse (une date seule inclut toute la
+                        journée).
+"""
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from core.database.backend import get_backend
 from forge_mvc_audit._safe_text import terminal_lines, terminal_text
 from forge_mvc_audit.cli._options import (
     ERROR,
+    FILTER_HELP,
     INFO,
     OK,
     add_filter_options,
@@ -45,7 +46,7 @@ __all__ = ["main"]
 # bornée (1000 entrées, 64 Kio de détails au pire chacune).
 _BATCH_SIZE = 1000
 
-_USAGE = """\
+_USAGE = f"""\
 Usage:
   forge audit:export [--format csv|jsonl] [--output FICHIER] [filtres]
 
@@ -64,16 +65,7 @@ Format :
                         ne laisse aucun fichier. Créé lisible par vous seul
                         (0600) : le journal contient des données personnelles.
 
-Filtres (combinés par ET) :
-  --actor ACTEUR        Entrées de cet acteur (valeur exacte).
-  --action ACTION       Entrées de cette action (valeur exacte).
-  --target TYPE[:ID]    Entrées visant ce type d'objet, ou cet objet précis.
-  --request-id ID       Entrées écrites pendant cette requête HTTP.
-  --since DATE          À partir de DATE incluse : AAAA-MM-JJ ou
-                        "AAAA-MM-JJ HH:MM:SS" (UTC).
-  --until DATE          Jusqu'à DATE incluse (une date seule inclut toute la
-                        journée).
-  --before-id ID        Entrées d'identifiant inférieur à ID.
+{FILTER_HELP}  --before-id ID        Entrées d'identifiant inférieur à ID.
 
   -h, --help            Affiche cette aide sans rien lire ni écrire.
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from forge_mvc_audit._safe_text import display_width, terminal_text, truncate
 from forge_mvc_audit.cli._options import (
+    FILTER_HELP,
     INFO,
     add_filter_options,
     filters_from,
@@ -43,16 +44,7 @@ ajusté à la largeur du terminal. La dernière ligne donne la commande de la pa
 suivante. Les dates sont en UTC. Les caractères de contrôle enregistrés dans le
 journal sont affichés échappés (\\x1b, \\n...), jamais envoyés au terminal.
 
-Filtres (combinés par ET) :
-  --actor ACTEUR        Entrées de cet acteur (valeur exacte).
-  --action ACTION       Entrées de cette action (valeur exacte).
-  --target TYPE[:ID]    Entrées visant ce type d'objet, ou cet objet précis.
-  --request-id ID       Entrées écrites pendant cette requête HTTP.
-  --since DATE          À partir de DATE incluse : AAAA-MM-JJ ou
-                        "AAAA-MM-JJ HH:MM:SS" (UTC).
-  --until DATE          Jusqu'à DATE incluse (une date seule inclut toute la
-                        journée).
-  --before-id ID        Entrées d'identifiant inférieur à ID (page suivante).
+{FILTER_HELP}  --before-id ID        Entrées d'identifiant inférieur à ID (page suivante).
 
 Affichage :
   --limit N             Nombre d'entrées par page, de 1 à {MAX_LIMIT} (défaut : {DEFAULT_LIMIT}).
