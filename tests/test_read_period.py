@@ -310,3 +310,90 @@ def test_cursor_pages_stay_indexed(audit_db: Backend) -> None:
         assert index in plan, f"{filters}: {plan}"
         assert "Seq Scan" not in plan and "type=ALL" not in plan
         assert "SCAN audit_log" not in plan.replace("USING", "")
+
+
+def _shuffled_journal() -> list[tuple[int, str, str]]:
+    """Trois acteurs, des dates sans rapport avec l'ordre des id ; rend (id, acteur, date)."""
+    import random
+
+    rng = random.Random(7)
+    insert_rows(
+        {
+            "actor": f"u{rng.randrange(3)}",
+            "action": f"a{i % 4}",
+            "created_at": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
+            f"{rng.randint(0, 23):02d}:00:00",
+        }
+        for i in range(600)
+    )
+    from core.database import db
+
+    rows = db.fetch_all("SELECT id, actor, created_at FROM audit_log")
+    return [(int(r["id"]), str(r["actor"]), str(r["created_at"])) for r in rows]
+
+
+@pytest.mark.parametrize("probe_limit", [4000, 7], ids=["borne-exacte", "periode-fournie"])
+def test_actor_period_reads_match_a_plain_scan(
+    audit_db: Backend, monkeypatch: pytest.MonkeyPatch, probe_limit: int
+) -> None:
+    """L'acteur + période lit à partir du plus grand id trouvé dans (actor, created_at, id) :
+    même réponse qu'un parcours naïf, les dates étant mélangées par rapport aux id."""
+    from forge_mvc_audit import store
+
+    monkeypatch.setattr(store, "PROBE_LIMIT", probe_limit)
+    journal = _shuffled_journal()
+    cases = [
+        ("u0", "2026-03-01", "2026-03-31", None),
+        ("u1", "2026-01-01", "2026-12-31", None),
+        ("u2", "2026-06-10", "2026-06-10", None),
+        ("u0", None, "2026-02-15", None),
+        ("u1", "2026-05-01", "2026-08-31", 300),
+        ("u2", "2026-02-01", "2026-04-30", 2),
+        ("absent", "2026-01-01", "2026-12-31", None),
+    ]
+    for actor, since, until, before in cases:
+        low = since or "0000"
+        high = until + " 99"  # toute la journée de until
+        expected = sorted(
+            (
+                row_id
+                for row_id, who, stamp in journal
+                if who == actor and low <= stamp <= high and (before is None or row_id < before)
+            ),
+            reverse=True,
+        )
+        filters = {"actor": actor, "since": since, "until": until, "before_id": before}
+        assert [e.id for e in get_audit_log(limit=1000, **filters)] == expected, filters  # type: ignore[arg-type]
+        assert [e.id for e in get_audit_log(limit=3, **filters)] == expected[:3], filters  # type: ignore[arg-type]
+        assert count_audit(**filters) == len(expected), filters  # type: ignore[arg-type]
+
+
+def test_actor_period_probe_reads_the_actor_created_index(audit_db: Backend) -> None:
+    from core.database import db
+
+    from forge_mvc_audit.query import build_filters
+    from forge_mvc_audit.store import period_probe
+    from test_schema import _plan  # pyright: ignore[reportPrivateUsage]
+
+    insert_rows(
+        {
+            "actor": f"user{i % 97}",
+            "created_at": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00",
+        }
+        for i in range(3000)
+    )
+    db.execute(
+        {"mariadb": "ANALYZE TABLE audit_log", "postgres": "ANALYZE audit_log"}.get(
+            audit_db.name, "ANALYZE"
+        )
+    )
+    for filters in (
+        {"actor": "user3", "since": "2026-03-01", "until": "2026-03-31"},
+        {"actor": "user3", "action": "x", "until": "2026-03-31", "before_id": 900},
+    ):
+        query = period_probe(build_filters(**filters))
+        assert query is not None
+        plan = _plan(audit_db, *query)
+        assert "idx_audit_log_actor_created" in plan, f"{filters}: {plan}"
+    assert period_probe(build_filters(actor="user3", since="2026-03-01")) is None
+    assert period_probe(build_filters(action="a", until="2026-03-01")) is None

@@ -13,7 +13,7 @@ from core.database.transaction import transaction
 import forge_mvc_audit
 from conftest import ROOT, Backend, apply_migrations
 from forge_mvc_audit import CREATE_TABLE_SQL, AuditError, create_table_sql, get_audit_log
-from forge_mvc_audit.tables import BACKENDS, MIGRATIONS
+from forge_mvc_audit.tables import BACKENDS, MIGRATIONS, TABLE
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from render_migrations import rendered
@@ -113,7 +113,7 @@ def test_mssql_ddl_is_rendered_for_sql_server() -> None:
     assert "LIMIT" not in ddl
     migration = (ROOT / "migrations/mssql/20261203100100_audit_log_request_id.sql").read_text()
     assert "ALTER TABLE audit_log ADD request_id NVARCHAR(64) NULL;" in migration
-    assert migration.count("IF NOT EXISTS (SELECT 1 FROM sys.indexes") == 6
+    assert migration.count("IF NOT EXISTS (SELECT 1 FROM sys.indexes") == len(TABLE.indexes)
 
 
 @pytest.mark.fast

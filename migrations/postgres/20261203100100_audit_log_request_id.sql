@@ -11,8 +11,9 @@
 
 ALTER TABLE audit_log ADD COLUMN request_id VARCHAR(64) NULL;
 CREATE INDEX IF NOT EXISTS idx_audit_log_actor ON audit_log (actor, id, created_at);
+CREATE INDEX IF NOT EXISTS idx_audit_log_actor_created ON audit_log (actor, created_at, id);
 CREATE INDEX IF NOT EXISTS idx_audit_log_action ON audit_log (action, id, created_at);
-CREATE INDEX IF NOT EXISTS idx_audit_log_target ON audit_log (target_id, target_type, id, created_at);
+CREATE INDEX IF NOT EXISTS idx_audit_log_target ON audit_log (target_id, target_type, id);
 CREATE INDEX IF NOT EXISTS idx_audit_log_target_type ON audit_log (target_type, id, created_at);
 CREATE INDEX IF NOT EXISTS idx_audit_log_created ON audit_log (created_at, id);
 CREATE INDEX IF NOT EXISTS idx_audit_log_request ON audit_log (request_id, id);

@@ -60,8 +60,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
     ip VARCHAR(45) NULL,
     PRIMARY KEY (id),
     INDEX idx_audit_log_actor (actor, id, created_at),
+    INDEX idx_audit_log_actor_created (actor, created_at, id),
     INDEX idx_audit_log_action (action, id, created_at),
-    INDEX idx_audit_log_target (target_id, target_type, id, created_at),
+    INDEX idx_audit_log_target (target_id, target_type, id),
     INDEX idx_audit_log_target_type (target_type, id, created_at),
     INDEX idx_audit_log_created (created_at, id),
     INDEX idx_audit_log_request (request_id, id)

@@ -35,7 +35,9 @@ __all__ = [
     "fetch_page",
     "get_audit_log",
     "iter_value_batches",
+    "narrow_period",
     "page_sql",
+    "period_probe",
     "record_audit",
     "run_db",
 ]
@@ -305,9 +307,63 @@ def _page_query(limit: int, filters: Filters, columns: tuple[str, ...]) -> tuple
     return sql, params
 
 
+#: Nombre d'entrées d'un acteur dans une période que `narrow_period` accepte de
+#: parcourir pour borner la lecture ; au-delà, la période est assez fournie
+#: pour que la marche depuis le plus récent trouve vite sa page.
+PROBE_LIMIT = 4000
+
+
+def period_probe(filters: Filters) -> tuple[str, list[object]] | None:
+    """La lecture bornée de `narrow_period` (SQL, paramètres), ou None hors de son cas."""
+    actor = next((value for name, value in filters.equals if name == "actor"), None)
+    if actor is None or filters.until_excl is None:
+        return None
+    where, params = where_clause(replace(filters, equals=(("actor", actor),)))
+    # Trié comme l'index : SQL Server exige un ORDER BY avant sa limite.
+    sql = (
+        f"SELECT MAX(id) AS top, COUNT(*) AS n FROM (SELECT id FROM {TABLE_NAME}{where} "
+        f"ORDER BY created_at DESC, id DESC{get_backend().dialect.limit_clause()}) s"
+    )
+    params.append(PROBE_LIMIT)
+    return sql, params
+
+
+def narrow_period(filters: Filters, db: Any = None) -> tuple[Filters, int | None]:
+    """Acteur et période bornée à droite : le curseur exact de la première entrée.
+
+    Sans cela, la page se lit en marchant l'index (actor, id, created_at) depuis
+    l'entrée la plus récente de l'acteur, et chaque entrée postérieure à la
+    période est sautée une à une (mesuré à 1 M d'entrées : 1,7 ms pour un mois
+    six mois en arrière). Ici, l'index (actor, created_at, id) donne en une
+    lecture bornée le plus grand id de l'acteur dans la période : la marche
+    commence là. La borne est exacte (aucune entrée retenue n'a un id plus
+    grand), quel que soit l'ordre relatif des id et des dates.
+
+    Rend les filtres resserrés (inchangés hors de ce cas, ou si la période
+    compte au moins `PROBE_LIMIT` entrées de l'acteur) et, quand il est connu,
+    le nombre exact d'entrées de l'acteur dans la période sous le curseur
+    (0 : rien à lire).
+    """
+    query = period_probe(filters)
+    if query is None:
+        return filters, None
+    sql, params = query
+    handle: Any = forge_db if db is None else db
+    row: dict[str, Any] | None = run_db(lambda: handle.fetch_one(sql, params))
+    found = 0 if row is None else int(row["n"])
+    if found >= PROBE_LIMIT:
+        return filters, None
+    if row is None or found == 0:
+        return filters, 0
+    return replace(filters, before_id=int(row["top"]) + 1), found
+
+
 def fetch_page(limit: int, filters: Filters, db: Any = None) -> list[dict[str, Any]]:
     """Une page de lignes-dict (`ENTRY_COLUMNS`), id décroissant, sans plafond `MAX_LIMIT`."""
     handle: Any = forge_db if db is None else db
+    filters, found = narrow_period(filters, handle)
+    if found == 0:
+        return []
     sql, params = _page_query(limit, filters, ENTRY_COLUMNS)
     rows: list[dict[str, Any]] = run_db(lambda: handle.fetch_all(sql, params))
     return rows
@@ -381,17 +437,22 @@ def count_audit(
 ) -> int:
     """Nombre d'entrées qui répondent aux mêmes filtres que `get_audit_log`."""
     handle: Any = forge_db if db is None else db
-    where, params = where_clause(
-        build_filters(
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            request_id=request_id,
-            since=since,
-            until=until,
-            before_id=before_id,
-        )
+    filters = build_filters(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        request_id=request_id,
+        since=since,
+        until=until,
+        before_id=before_id,
     )
+    if len(filters.equals) == 1:
+        # Acteur seul et période : la lecture bornée de l'index (actor,
+        # created_at, id) a déjà compté, quand la période est courte.
+        found = narrow_period(filters, handle)[1]
+        if found is not None:
+            return found
+    where, params = where_clause(filters)
     row = run_db(lambda: handle.fetch_one(f"SELECT COUNT(*) AS n FROM {TABLE_NAME}{where}", params))
     return 0 if row is None else int(row["n"])

@@ -67,13 +67,18 @@ TABLE = TableDefinition(
         Column("ip", "string", length=45, nullable=True),
     ],
     primary_key=["id"],
-    # Chaque filtre de lecture a son index, terminé par (id, created_at) : le
-    # tri « plus récent d'abord » se lit dans l'index, et une période se
-    # vérifie sans aller chercher la ligne.
+    # Chaque filtre de lecture a son index, terminé par l'id : le tri « plus
+    # récent d'abord » se lit dans l'index. created_at à la suite : une période
+    # se vérifie sans aller chercher la ligne. L'acteur a en plus un index
+    # (actor, created_at, id), qui borne exactement une période d'un acteur
+    # (store.narrow_period). La cible n'a pas created_at : l'historique d'un
+    # objet est court, et cet index aux clés dispersées est le plus coûteux à
+    # tenir à jour (écriture et purge).
     indexes=[
         Index("idx_audit_log_actor", ("actor", "id", "created_at")),
+        Index("idx_audit_log_actor_created", ("actor", "created_at", "id")),
         Index("idx_audit_log_action", ("action", "id", "created_at")),
-        Index("idx_audit_log_target", ("target_id", "target_type", "id", "created_at")),
+        Index("idx_audit_log_target", ("target_id", "target_type", "id")),
         Index("idx_audit_log_target_type", ("target_type", "id", "created_at")),
         Index("idx_audit_log_created", ("created_at", "id")),
         Index("idx_audit_log_request", ("request_id", "id")),

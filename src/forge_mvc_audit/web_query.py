@@ -20,7 +20,7 @@ from forge_mvc_audit._values import check_int
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.query import Filters, build_filters, parse_bound, where_clause
-from forge_mvc_audit.store import page_sql, run_db
+from forge_mvc_audit.store import narrow_period, page_sql, run_db
 from forge_mvc_audit.tables import TABLE_NAME
 
 __all__ = [
@@ -170,12 +170,18 @@ def fetch_page(query: JournalQuery, page_size: int, db: Any = None) -> JournalPa
     assez, c'est la tête du journal.
     """
     handle: Any = forge_db if db is None else db
-    filters = build_filters(**query.filters)
+    # Acteur + période : la page commence au plus grand id de la période (exact),
+    # et le compte est déjà fait quand l'acteur est le seul filtre d'égalité.
+    filters, found = narrow_period(build_filters(**query.filters), handle)
     sqlite = get_backend().name == "sqlite"
     has_period = filters.since is not None or filters.until_excl is not None
-    where, params = _where(filters, [], sqlite and has_period and bool(filters.equals))
-    row = run_db(lambda: handle.fetch_one(f"SELECT COUNT(*) AS n FROM {TABLE_NAME}{where}", params))
-    total = 0 if row is None else int(row["n"])
+    if found is not None and len(filters.equals) == 1:
+        total = found
+    else:
+        where, params = _where(filters, [], sqlite and has_period and bool(filters.equals))
+        sql = f"SELECT COUNT(*) AS n FROM {TABLE_NAME}{where}"
+        row = run_db(lambda: handle.fetch_one(sql, params))
+        total = 0 if row is None else int(row["n"])
     if not total:
         return JournalPage([], False, False, 0)
     # Une longue période seule : lire la clé primaire en filtrant la date
