@@ -206,7 +206,7 @@ def w_record_tx(side: str, p: dict[str, Any]) -> Result:
     columns = ("actor", "action", "target_type", "target_id", "details", "created_at")
     sql = f"INSERT INTO audit_log ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    if variant == "raw":
+    if variant in ("raw", "raw_many"):
         params = [
             (r["actor"], r["action"], r["target_type"], r["target_id"], r["details"], stamp)
             for r in rows
@@ -214,7 +214,17 @@ def w_record_tx(side: str, p: dict[str, Any]) -> Result:
         conn = raw_connect()
         start = time.perf_counter()
         cur = conn.cursor()
-        cur.executemany(raw_sql(sql), params)
+        if variant == "raw":
+            cur.executemany(raw_sql(sql), params)
+        else:
+            # INSERT multi-lignes, 500 lignes par instruction, comme record_audit_many.
+            one = f"({', '.join('?' for _ in columns)})"
+            for at in range(0, len(params), 500):
+                chunk = params[at : at + 500]
+                multi = f"INSERT INTO audit_log ({', '.join(columns)}) VALUES " + ", ".join(
+                    [one] * len(chunk)
+                )
+                cur.execute(raw_sql(multi), [v for row in chunk for v in row])
         conn.commit()
         elapsed = time.perf_counter() - start
         conn.close()
@@ -305,6 +315,8 @@ def w_export(side: str, p: dict[str, Any]) -> Result:
 
 def w_purge(side: str, p: dict[str, Any]) -> Result:
     cutoff = p["cutoff"]
+    if side == "raw" and p.get("batch"):
+        return _raw_batched_purge(cutoff, int(p["batch"]))
     if side == "raw":
         conn = raw_connect()
         cur = conn.cursor()
@@ -331,6 +343,36 @@ def w_purge(side: str, p: dict[str, Any]) -> Result:
         "statements": len(clock.statements),
         "deleted": int(deleted),
     }
+
+
+def _raw_batched_purge(cutoff: str, batch: int) -> Result:
+    """Le même découpage que notre purge (id lus, puis une plage d'id par transaction),
+    par le pilote seul, sans pause entre les lots : la limite physique des lots."""
+    conn = raw_connect()
+    cur = conn.cursor()
+    if os.environ["DB_BACKEND"] == "sqlite":
+        cur.execute("PRAGMA cache_size = -65536")  # comme notre purge
+    find = raw_sql(
+        "SELECT id FROM audit_log WHERE created_at < ? ORDER BY created_at, id LIMIT ?"
+    )
+    delete = raw_sql("DELETE FROM audit_log WHERE id >= ? AND id <= ? AND created_at < ?")
+    deleted = 0
+    longest = 0.0
+    start = time.perf_counter()
+    while True:
+        cur.execute(find, (cutoff, batch))
+        ids = sorted(row[0] for row in cur.fetchall())
+        conn.commit()
+        if not ids:
+            break
+        began = time.perf_counter()
+        cur.execute(delete, (ids[0], ids[-1], cutoff))
+        deleted += cur.rowcount
+        conn.commit()
+        longest = max(longest, time.perf_counter() - began)
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return {"total_s": elapsed, "longest_ms": longest * 1000, "deleted": deleted}
 
 
 def _canonical_rows(cur: Any) -> Iterator[bytes]:
