@@ -369,6 +369,8 @@ def test_actor_period_reads_match_a_plain_scan(
 
 
 def test_actor_period_probe_reads_the_actor_created_index(audit_db: Backend) -> None:
+    """SQLite : la lecture bornée passe par (actor, created_at, id). Un serveur n'en fait
+    pas (il choisit son plan sur statistiques, voir PLANS de test_schema)."""
     from core.database import db
 
     from forge_mvc_audit.query import build_filters
@@ -392,6 +394,9 @@ def test_actor_period_probe_reads_the_actor_created_index(audit_db: Backend) -> 
         {"actor": "user3", "action": "x", "until": "2026-03-31", "before_id": 900},
     ):
         query = period_probe(build_filters(**filters))
+        if audit_db.name != "sqlite":
+            assert query is None
+            continue
         assert query is not None
         plan = _plan(audit_db, *query)
         assert "idx_audit_log_actor_created" in plan, f"{filters}: {plan}"

@@ -314,9 +314,16 @@ PROBE_LIMIT = 4000
 
 
 def period_probe(filters: Filters) -> tuple[str, list[object]] | None:
-    """La lecture bornée de `narrow_period` (SQL, paramètres), ou None hors de son cas."""
+    """La lecture bornée de `narrow_period` (SQL, paramètres), ou None hors de son cas.
+
+    SQLite seulement : sans statistiques, son planificateur marche toujours
+    l'index (actor, id, created_at), et la lecture en plus ne coûte rien
+    d'autre que la lecture. Un serveur choisit son plan sur statistiques, et un
+    aller-retour de plus y coûte davantage que la marche évitée (mesuré sur
+    PostgreSQL, 1 M d'entrées, acteur + un mois : 1,9 ms avec, 1,25 ms sans).
+    """
     actor = next((value for name, value in filters.equals if name == "actor"), None)
-    if actor is None or filters.until_excl is None:
+    if actor is None or filters.until_excl is None or get_backend().name != "sqlite":
         return None
     where, params = where_clause(replace(filters, equals=(("actor", actor),)))
     # Trié comme l'index : SQL Server exige un ORDER BY avant sa limite.
