@@ -351,6 +351,33 @@ def test_pagination_both_ways_across_inserts(client: ForgeTestClient) -> None:
     assert _newer(top) is None
 
 
+def test_actor_and_period_pages_both_ways(client: ForgeTestClient) -> None:
+    """Acteur + période (lecture bornée sur SQLite) : pages complètes dans les deux sens,
+    même quand les dates ne suivent pas l'ordre des id."""
+    _insert(
+        [
+            ("prof.dupont" if i % 2 else "autre", f"a{i}", None, None, None, stamp, None)
+            for i in range(1, 31)
+            for stamp in [f"2026-03-{(i * 7) % 28 + 1:02d} 10:00:00"]
+        ]
+    )
+    expected = [i for i in range(30, 0, -1) if i % 2 and 5 <= (i * 7) % 28 + 1 <= 20]
+    query = {"actor": "prof.dupont", "since": "2026-03-05", "until": "2026-03-20"}
+    page = _admin(client).get(PREFIX, query=query)
+    assert re.search(rf"<strong[^>]*>{len(expected)}</strong>\s*entrées", page.text)
+    pages = [_rows(page)]
+    while link := _older(page):
+        page = client.get(link)
+        pages.append(_rows(page))
+    assert [row for rows in pages for row in rows] == expected
+    assert all(len(rows) == 3 for rows in pages[:-1])
+    while link := _newer(page):
+        page = client.get(link)
+        assert _rows(page) == pages[-2]
+        pages.pop()
+    assert _rows(page) == expected[:3]
+
+
 def test_pagination_keeps_filters(client: ForgeTestClient) -> None:
     for i in range(1, 11):
         record_audit(f"a{i}", actor="prof.dupont" if i % 2 else "autre")
