@@ -169,7 +169,7 @@ def _plan(backend: Backend, sql: str, params: list[object]) -> str:
 
 def test_every_filter_is_served_by_an_index(audit_db: Backend) -> None:
     from forge_mvc_audit.query import build_filters, where_clause
-    from forge_mvc_audit.store import page_sql
+    from forge_mvc_audit.store import ordered_source, page_sql
 
     _seed(3000)
     if audit_db.name == "mariadb":
@@ -179,8 +179,9 @@ def test_every_filter_is_served_by_an_index(audit_db: Backend) -> None:
     else:
         db.execute("ANALYZE")
     for filters, index in PLANS:
-        where, params = where_clause(build_filters(**filters))
-        sql = page_sql(where)
+        built = build_filters(**filters)
+        where, params = where_clause(built)
+        sql = page_sql(where, source=ordered_source(built))
         plan = _plan(audit_db, sql, [*params, 20])
         assert index in plan, f"{filters}: {plan}"
         assert "SCAN audit_log" not in plan
@@ -253,3 +254,61 @@ def test_migration_files_are_in_apply_order() -> None:
     names = [name for name, _ in MIGRATIONS]
     assert names == sorted(names)
     assert all(Path(n).suffix == ".sql" for n in names)
+
+
+def test_old_period_with_a_filter_never_scans_the_primary_key(audit_db: Backend) -> None:
+    """Un filtre d'égalité et une période ancienne : l'ordre vient de l'index du filtre.
+    (MariaDB, sans l'indice d'`ordered_source`, parcourait la clé primaire entière.)"""
+    from audit_rows import insert_rows
+    from forge_mvc_audit.query import build_filters, where_clause
+    from forge_mvc_audit.store import ordered_source, page_sql
+
+    # Deux ans à pas constant ; un acteur sur trois lignes. Mesuré : à partir de
+    # ~100 000 entrées, MariaDB sans indice choisit la clé primaire pour six mois anciens.
+    total = 100_000
+    insert_rows(
+        (
+            {
+                "actor": f"user{i % 50}" if i % 3 else "busy",
+                "action": f"action{i % 7}",
+                "created_at": f"{2025 + month // 12}-{1 + month % 12:02d}-01 10:00:00",
+            }
+            for i in range(total)
+            for month in [i * 24 // total]
+        ),
+        chunk=1000,
+    )
+    if audit_db.name == "postgres":
+        # Un journal en service : l'autovacuum a posé la carte de visibilité. Sans
+        # elle, PostgreSQL croit chaque lecture d'index coûteuse et marche la clé
+        # primaire (même piège que MariaDB, mais sans indice possible).
+        import psycopg
+
+        env = audit_db.env
+        with psycopg.connect(
+            host=env["DB_HOST"],
+            port=int(env["DB_PORT"]),
+            user=env["DB_APP_LOGIN"],
+            dbname=env["DB_NAME"],
+            autocommit=True,
+        ) as conn:
+            conn.execute("VACUUM ANALYZE audit_log")
+    else:
+        db.execute("ANALYZE TABLE audit_log" if audit_db.name == "mariadb" else "ANALYZE")
+    for filters in (
+        {"actor": "busy", "since": "2025-01-01", "until": "2025-06-30"},
+        {"action": "action3", "since": "2025-01-01", "until": "2025-06-30"},
+    ):
+        built = build_filters(**filters)
+        where, params = where_clause(built)
+        plan = _plan(audit_db, page_sql(where, source=ordered_source(built)), [*params, 20])
+        assert "idx_audit_log_" in plan, f"{filters}: {plan}"
+        walks_primary_key = {
+            "sqlite": "INTEGER PRIMARY KEY (rowid<",
+            "postgres": "Backward using audit_log_pkey",
+        }.get(audit_db.name, "index key=PRIMARY")
+        assert walks_primary_key not in plan, f"{filters}: {plan}"
+        assert "range key=PRIMARY" not in plan, f"{filters}: {plan}"
+        assert "Seq Scan" not in plan and "SCAN audit_log" not in plan
+        got = [e.id for e in get_audit_log(limit=20, **filters)]  # type: ignore[arg-type]
+        assert len(got) == 20 and got == sorted(got, reverse=True)

@@ -36,6 +36,7 @@ __all__ = [
     "get_audit_log",
     "iter_value_batches",
     "narrow_period",
+    "ordered_source",
     "page_sql",
     "period_probe",
     "record_audit",
@@ -283,26 +284,45 @@ def get_audit_log(
     return [entry_from_row(row) for row in rows]
 
 
-def page_sql(where: str, columns: tuple[str, ...] = ENTRY_COLUMNS) -> str:
+def ordered_source(filters: Filters) -> str:
+    """La table d'une lecture triée par id, avec l'indice de plan qu'il faut à MariaDB.
+
+    Avec un filtre d'égalité, l'index de ce filtre (terminé par l'id) donne
+    l'ordre. L'optimiseur de MariaDB préfère pourtant parfois parcourir la clé
+    primaire depuis l'entrée la plus récente, en supposant les entrées
+    retenues réparties au hasard : pour une période ancienne, il lit alors
+    presque toute la table (mesuré à 1 M d'entrées, un acteur sur un mois
+    ancien : 235 ms au lieu de 35 ms). L'indice lui retire seulement la clé
+    primaire comme source de l'ordre ; les résultats ne changent pas.
+    """
+    if filters.equals and get_backend().name == "mariadb":
+        return f"{TABLE_NAME} IGNORE INDEX FOR ORDER BY (PRIMARY)"
+    return TABLE_NAME
+
+
+def page_sql(
+    where: str, columns: tuple[str, ...] = ENTRY_COLUMNS, source: str = TABLE_NAME
+) -> str:
     """La requête d'une page : ids choisis dans l'index, puis lignes de la page seules.
 
     Trier d'abord les seuls ids (lus dans l'index qui sert le filtre) évite de
     charger toutes les lignes d'une période pour n'en garder que `limit` :
     mesuré sur SQLite à 1 000 000 de lignes, une journée passe de 0,89 à 0,47 ms.
     Une table dérivée plutôt que `IN (...)` : MariaDB refuse LIMIT dans un IN.
-    `columns` vient toujours d'une constante du paquet, jamais d'un appelant.
+    `columns` vient toujours d'une constante du paquet, `source` d'`ordered_source`,
+    jamais d'un appelant.
     """
     limit = get_backend().dialect.limit_clause()
     return (
         f"SELECT {', '.join(f'a.{column}' for column in columns)} FROM (SELECT id FROM "
-        f"{TABLE_NAME}{where} ORDER BY id DESC{limit}) k JOIN {TABLE_NAME} a ON a.id = k.id "
+        f"{source}{where} ORDER BY id DESC{limit}) k JOIN {TABLE_NAME} a ON a.id = k.id "
         "ORDER BY a.id DESC"
     )
 
 
 def _page_query(limit: int, filters: Filters, columns: tuple[str, ...]) -> tuple[str, list[object]]:
     where, params = where_clause(filters)
-    sql = page_sql(where, columns)
+    sql = page_sql(where, columns, ordered_source(filters))
     params.append(limit)
     return sql, params
 

@@ -20,7 +20,7 @@ from forge_mvc_audit._values import check_int
 from forge_mvc_audit.entry import ENTRY_COLUMNS, AuditEntry, entry_from_row
 from forge_mvc_audit.errors import AuditError
 from forge_mvc_audit.query import Filters, build_filters, parse_bound, where_clause
-from forge_mvc_audit.store import narrow_period, page_sql, run_db
+from forge_mvc_audit.store import narrow_period, ordered_source, page_sql, run_db
 from forge_mvc_audit.tables import TABLE_NAME
 
 __all__ = [
@@ -133,7 +133,7 @@ class JournalPage:
     total: int
 
 
-_SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {TABLE_NAME}"
+_SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM "
 
 #: Au-delà de ce nombre d'entrées dans une période seule, SQLite lit la page
 #: dans la clé primaire plutôt que de trier les id de toute la période. Mesuré à
@@ -192,10 +192,12 @@ def fetch_page(query: JournalQuery, page_size: int, db: Any = None) -> JournalPa
     def read(cursor: tuple[str, int] | None, order: str, size: int) -> list[AuditEntry]:
         where, params = _where(filters, [] if cursor is None else [cursor], hide)
         params.append(size)
+        source = ordered_source(filters)
         if order == "DESC" and not hide:
-            sql = page_sql(where)  # ids triés dans l'index, puis les seules lignes de la page
+            # ids triés dans l'index, puis les seules lignes de la page
+            sql = page_sql(where, source=source)
         else:
-            sql = f"{_SELECT}{where} ORDER BY id {order}{limit}"
+            sql = f"{_SELECT}{source}{where} ORDER BY id {order}{limit}"
         rows: list[dict[str, Any]] = run_db(lambda: handle.fetch_all(sql, params))
         return [entry_from_row(row) for row in rows]
 
